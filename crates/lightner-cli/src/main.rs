@@ -1,0 +1,67 @@
+//! The `lightner` command. Parsing lives in [`cli`], each subcommand in [`commands`]; this file
+//! only turns results into exit codes: 0 success, 1 runtime error (bad data, unreadable file),
+//! 2 usage error (bad flag or flag value; clap's own convention).
+
+mod cli;
+mod commands;
+
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    // `parse` prints help/version and exits 0, or prints a usage error and exits 2.
+    let cli = cli::Cli::parse();
+    match commands::run(&cli, &mut std::io::stdout().lock()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => report(&err),
+    }
+}
+
+/// Prints `err` and picks the exit code.
+fn report(err: &anyhow::Error) -> ExitCode {
+    // Usage mistakes found after parsing (e.g. `--output` equal to `--input`) are clap errors,
+    // so they look and exit like the ones clap finds itself.
+    if let Some(usage) = err.downcast_ref::<clap::Error>() {
+        let _ = usage.print();
+        return ExitCode::from(u8::try_from(usage.exit_code()).unwrap_or(2));
+    }
+    // `lightner stats … | head` closes stdout early; that is the reader's choice, not an error.
+    let broken_pipe = err.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    });
+    if broken_pipe {
+        return ExitCode::SUCCESS;
+    }
+    eprintln!("error: {}", message(err));
+    ExitCode::FAILURE
+}
+
+/// The error and its causes joined by `: ` like `{err:#}`, except that a cause whose text the
+/// message already contains is skipped: some errors (the library's I/O error) print their source
+/// in their own message and also return it as `source()`, which `{:#}` would show twice.
+fn message(err: &anyhow::Error) -> String {
+    let mut msg = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if msg.contains(&text) {
+            continue;
+        }
+        if !msg.is_empty() {
+            msg.push_str(": ");
+        }
+        msg.push_str(&text);
+    }
+    msg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn message_skips_repeated_causes() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "gone");
+        let err = anyhow::Error::from(lightner::Error::io("x.txt", io)).context("reading");
+        assert_eq!(message(&err), "reading: x.txt: gone");
+    }
+}

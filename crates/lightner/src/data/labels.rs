@@ -1,0 +1,263 @@
+//! Label sets: the entity types a model knows, in target order, each with its *label word*
+//! (`<<location>>`), the verbaliser whose embedding scores the label (spec §2, §11).
+//!
+//! A label set comes from a built-in map (the reference's datasets), a user's JSON map
+//! (`{"PER": "<<person>>", ...}`, order kept), or automatically from the tag names found in the
+//! data, verbalised as `fromloc.city_name` → `<<fromloc city name>>`.
+
+use super::sentence::Sentence;
+use crate::error::{DataErrorKind, Error, Location, Result};
+use std::path::Path;
+
+/// One entity type and its label word.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Label {
+    /// The type's name, as written in the data (`PER`, `Restaurant_Name`).
+    pub name: String,
+    /// The label word (`<<person>>`).
+    pub word: String,
+}
+
+/// The label map of the reference's datasets, in the reference's (target) order (spec §11).
+pub const BUILTIN: [&str; 5] = ["conll2003", "mit-movie", "mit-restaurant", "atis", "cluener2020"];
+
+const CONLL2003: [(&str, &str); 4] =
+    [("loc", "<<location>>"), ("per", "<<person>>"), ("org", "<<organization>>"), ("misc", "<<others>>")];
+const MIT_MOVIE: [&str; 12] = [
+    "genre", "actor", "year", "title", "rating", "ratings_average", "director", "plot", "character",
+    "song", "review", "trailer",
+];
+const MIT_RESTAURANT: [&str; 8] =
+    ["location", "cuisine", "amenity", "restaurant_name", "rating", "dish", "hours", "price"];
+const CLUENER2020: [&str; 10] = [
+    "scene", "address", "book", "name", "company", "organization", "government", "movie", "position",
+    "game",
+];
+const ATIS: [&str; 83] = [
+        "depart_date.day_number", "arrive_date.day_name", "airline_name", "depart_date.year",
+        "flight_mod", "return_date.day_name", "toloc.city_name", "return_date.day_number",
+        "time_relative", "city_name", "state_code", "transport_type",
+        "class_type", "days_code", "toloc.country_name", "arrive_date.today_relative",
+        "round_trip", "toloc.state_name", "aircraft_code", "arrive_date.month_name",
+        "depart_date.today_relative", "depart_time.start_time", "compartment", "day_number",
+        "depart_date.date_relative", "arrive_date.day_number", "depart_time.time", "fare_amount",
+        "depart_date.month_name", "period_of_day", "cost_relative", "fromloc.airport_name",
+        "fare_basis_code", "arrive_time.start_time", "stoploc.airport_name", "time",
+        "depart_time.time_relative", "return_time.period_of_day", "depart_time.period_of_day", "economy",
+        "mod", "stoploc.airport_code", "stoploc.state_code", "arrive_time.end_time",
+        "state_name", "airport_name", "depart_date.day_name", "fromloc.state_name",
+        "arrive_time.time_relative", "today_relative", "day_name", "flight_stop",
+        "month_name", "fromloc.city_name", "meal", "arrive_time.period_of_day",
+        "return_time.period_mod", "toloc.airport_code", "airport_code", "restriction_code",
+        "flight_time", "airline_code", "depart_time.end_time", "flight_days",
+        "booking_class", "flight_number", "or", "fromloc.airport_code",
+        "meal_description", "return_date.date_relative", "return_date.month_name", "arrive_date.date_relative",
+        "return_date.today_relative", "arrive_time.period_mod", "depart_time.period_mod", "meal_code",
+        "flight", "toloc.airport_name", "stoploc.city_name", "connect",
+        "arrive_time.time", "toloc.state_code", "fromloc.state_code",
+];
+
+/// The automatic verbaliser: lower-case, `.` and `_` become spaces, wrapped in `<< >>`.
+/// For every non-CoNLL built-in map it gives exactly the reference's label words (spec §11).
+pub fn verbalize(ty: &str) -> String {
+    let inner: String = ty
+        .to_lowercase()
+        .chars()
+        .map(|c| if c == '.' || c == '_' || c == '-' { ' ' } else { c })
+        .collect();
+    format!("<<{}>>", inner.split_whitespace().collect::<Vec<_>>().join(" "))
+}
+
+/// An ordered set of labels. Label `j` is target index `j + 2` (spec §4.1). Type names are
+/// matched case-insensitively, as the reference lower-cases them.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct LabelSet {
+    labels: Vec<Label>,
+}
+
+impl LabelSet {
+    /// A label set from labels in target order; rejects empty or duplicate names and words.
+    pub fn new(labels: Vec<Label>) -> Result<Self> {
+        if labels.is_empty() {
+            return Err(Error::Invalid("a label set needs at least one label".into()));
+        }
+        for (i, l) in labels.iter().enumerate() {
+            if l.name.trim().is_empty() || l.word.trim().is_empty() {
+                return Err(Error::Invalid(format!("label {i} has an empty name or label word")));
+            }
+            if let Some(d) = labels[..i].iter().find(|o| o.name.eq_ignore_ascii_case(&l.name)) {
+                return Err(Error::Invalid(format!("labels {:?} and {:?} name the same type", d.name, l.name)));
+            }
+            if let Some(d) = labels[..i].iter().find(|o| o.word == l.word) {
+                return Err(Error::Invalid(format!(
+                    "types {:?} and {:?} share the label word {:?}; label words must differ",
+                    d.name, l.name, l.word
+                )));
+            }
+        }
+        Ok(Self { labels })
+    }
+
+    /// A built-in map by dataset name (see [`BUILTIN`]).
+    pub fn builtin(name: &str) -> Option<Self> {
+        let auto = |keys: &[&str]| keys.iter().map(|k| Label { name: k.to_string(), word: verbalize(k) }).collect();
+        let labels = match name {
+            "conll2003" | "conll" => {
+                CONLL2003.iter().map(|(k, w)| Label { name: k.to_string(), word: w.to_string() }).collect()
+            }
+            "mit-movie" => auto(&MIT_MOVIE),
+            "mit-restaurant" => auto(&MIT_RESTAURANT),
+            "atis" => auto(&ATIS),
+            "cluener2020" | "cluener" => auto(&CLUENER2020),
+            _ => return None,
+        };
+        Some(Self { labels })
+    }
+
+    /// Labels for the given types, sorted by name (so that the order does not depend on which
+    /// sentences a sample drew), with automatic label words.
+    pub fn auto<'a>(types: impl IntoIterator<Item = &'a str>) -> Result<Self> {
+        let mut names: Vec<&str> = types.into_iter().collect();
+        names.sort_unstable();
+        names.dedup();
+        Self::new(names.into_iter().map(|n| Label { name: n.to_string(), word: verbalize(n) }).collect())
+    }
+
+    /// A user's JSON map `{"type": "label word", ...}`; the object's order is the target order.
+    /// A label word without `<< >>` is wrapped in them.
+    pub fn from_json_file(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let bad = |msg: String| Error::data(Location::new(path, 0), DataErrorKind::Labels(msg));
+        let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+            Error::data(Location::new(path, e.line()), DataErrorKind::Labels(format!("not valid JSON: {e}")))
+        })?;
+        let obj = v.as_object().ok_or_else(|| bad("expected a JSON object {\"TYPE\": \"<<label word>>\", ...}".into()))?;
+        let mut labels = Vec::with_capacity(obj.len());
+        for (k, w) in obj {
+            let w = w.as_str().ok_or_else(|| bad(format!("the label word of {k:?} must be a string")))?;
+            let word = if w.starts_with("<<") && w.ends_with(">>") { w.to_string() } else { format!("<<{w}>>") };
+            labels.push(Label { name: k.clone(), word });
+        }
+        Self::new(labels).map_err(|e| bad(e.to_string()))
+    }
+
+    /// Resolves a `--labels` argument: a built-in name, `auto` (from `types`), or a JSON file.
+    pub fn resolve<'a>(spec: &str, types: impl IntoIterator<Item = &'a str>) -> Result<Self> {
+        if spec == "auto" {
+            return Self::auto(types);
+        }
+        if let Some(set) = Self::builtin(spec) {
+            return Ok(set);
+        }
+        let path = Path::new(spec);
+        if path.exists() {
+            return Self::from_json_file(path);
+        }
+        Err(Error::Invalid(format!(
+            "--labels {spec:?} is neither a built-in map ({}), `auto`, nor an existing JSON file",
+            BUILTIN.join(", ")
+        )))
+    }
+
+    /// Renames labels to the spelling the data uses (`per` → `PER`), matching
+    /// case-insensitively, so that predictions use the user's own type names.
+    pub fn with_names_from<'a>(mut self, types: impl IntoIterator<Item = &'a str>) -> Self {
+        for ty in types {
+            if let Some(l) = self.labels.iter_mut().find(|l| l.name.eq_ignore_ascii_case(ty)) {
+                l.name = ty.to_string();
+            }
+        }
+        self
+    }
+
+    /// Checks that every entity type in `sentences` has a label; the error names the first
+    /// sentence (by line) that uses an unknown type.
+    pub fn check_covers(&self, path: &Path, sentences: &[Sentence]) -> Result<()> {
+        for s in sentences {
+            if let Some(sp) = s.spans.iter().find(|sp| self.index_of(&sp.label).is_none()) {
+                return Err(Error::data(
+                    Location::new(path, s.line),
+                    DataErrorKind::Labels(format!(
+                        "entity type {:?} is not in the label set ({}); use --labels auto or add it to your label map",
+                        sp.label,
+                        self.labels.iter().map(|l| l.name.as_str()).collect::<Vec<_>>().join(", ")
+                    )),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The index of a type (case-insensitive).
+    pub fn index_of(&self, ty: &str) -> Option<usize> {
+        self.labels.iter().position(|l| l.name.eq_ignore_ascii_case(ty))
+    }
+
+    /// The labels in target order.
+    pub fn labels(&self) -> &[Label] {
+        &self.labels
+    }
+
+    /// Number of labels (C).
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    /// Always false: a label set has at least one label.
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    /// The label at index `j`.
+    pub fn get(&self, j: usize) -> Option<&Label> {
+        self.labels.get(j)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verbaliser_matches_reference_words() {
+        assert_eq!(verbalize("fromloc.city_name"), "<<fromloc city name>>");
+        assert_eq!(verbalize("Restaurant_Name"), "<<restaurant name>>");
+        assert_eq!(verbalize("ratings_average"), "<<ratings average>>");
+        assert_eq!(verbalize("or"), "<<or>>");
+    }
+
+    #[test]
+    fn builtins_have_reference_sizes_and_order() {
+        let sizes = [4, 12, 8, 83, 10];
+        for (name, n) in BUILTIN.iter().zip(sizes) {
+            let set = LabelSet::builtin(name).unwrap();
+            assert_eq!(set.len(), n, "{name}");
+            LabelSet::new(set.labels().to_vec()).unwrap();
+        }
+        let c = LabelSet::builtin("conll2003").unwrap();
+        assert_eq!(c.index_of("PER"), Some(1));
+        assert_eq!(c.get(2).unwrap().word, "<<organization>>");
+    }
+
+    #[test]
+    fn auto_is_sorted_and_renaming_keeps_order() {
+        let s = LabelSet::auto(["PER", "LOC", "PER"]).unwrap();
+        assert_eq!(s.labels().iter().map(|l| l.name.as_str()).collect::<Vec<_>>(), ["LOC", "PER"]);
+        let c = LabelSet::builtin("conll2003").unwrap().with_names_from(["PER", "LOC"]);
+        assert_eq!(c.get(0).unwrap().name, "LOC");
+        assert_eq!(c.get(3).unwrap().name, "misc");
+    }
+
+    #[test]
+    fn json_map_keeps_order_and_rejects_duplicates() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("m.json");
+        std::fs::write(&p, r#"{"Z": "zed", "A": "<<a>>"}"#).unwrap();
+        let s = LabelSet::from_json_file(&p).unwrap();
+        assert_eq!(s.get(0).unwrap(), &Label { name: "Z".into(), word: "<<zed>>".into() });
+        std::fs::write(&p, r#"{"Z": "x", "z": "y"}"#).unwrap();
+        assert!(LabelSet::from_json_file(&p).is_err());
+        std::fs::write(&p, r#"{"Z": "x", "Y": "x"}"#).unwrap();
+        assert!(LabelSet::from_json_file(&p).is_err());
+    }
+}

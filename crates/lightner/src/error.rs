@@ -1,0 +1,190 @@
+//! The library's one error type. Every error about user input names the file and the 1-based line
+//! it comes from, so that a user can open the file at the right place; the CLI prints them with
+//! their whole chain.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// Where in an input a problem was found: a file (or `<stdin>`, `<memory>`) and a 1-based line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    /// The file, as the user named it.
+    pub path: PathBuf,
+    /// 1-based line number; 0 when the problem concerns the whole file.
+    pub line: usize,
+}
+
+impl Location {
+    /// A location at `line` (1-based) of `path`.
+    pub fn new(path: impl AsRef<Path>, line: usize) -> Self {
+        Self { path: path.as_ref().to_path_buf(), line }
+    }
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line == 0 {
+            write!(f, "{}", self.path.display())
+        } else {
+            write!(f, "{}:{}", self.path.display(), self.line)
+        }
+    }
+}
+
+/// What is wrong with a labelled-data input. Each variant is one kind of mistake, so that tests
+/// and callers can tell them apart; the message says what to do about it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DataErrorKind {
+    /// The bytes are not UTF-8.
+    #[error("invalid UTF-8 (byte offset {byte_offset} in this line); re-encode the file as UTF-8")]
+    InvalidUtf8 {
+        /// Offset of the first invalid byte within the line.
+        byte_offset: usize,
+    },
+    /// A CoNLL token line with a single column.
+    #[error("token line {text:?} has no tag column; expected `word<TAB>tag` (tag in the last column)")]
+    MissingTag {
+        /// The offending line.
+        text: String,
+    },
+    /// A tag whose prefix is not one of the scheme's (`B-`, `I-`, `E-`, `S-`, `L-`, `U-`, `O`).
+    #[error("tag {tag:?} has no known prefix; expected O, B-TYPE, I-TYPE (or E-/S-/L-/U- for BIOES/BILOU)")]
+    UnknownTagPrefix {
+        /// The offending tag.
+        tag: String,
+    },
+    /// A tag with a prefix but no type (`B-`).
+    #[error("tag {tag:?} has an empty entity type")]
+    EmptyType {
+        /// The offending tag.
+        tag: String,
+    },
+    /// A tag whose prefix does not belong to the chosen scheme (`S-PER` in a BIO file).
+    #[error("tag {tag:?} is not valid in the {scheme} scheme; pick the right scheme with --scheme")]
+    TagNotInScheme {
+        /// The offending tag.
+        tag: String,
+        /// The scheme in force.
+        scheme: String,
+    },
+    /// A JSON line that does not parse or lacks a field.
+    #[error("bad JSON record: {msg}")]
+    BadJson {
+        /// serde_json's explanation.
+        msg: String,
+    },
+    /// An entity whose offsets fall outside the text or token list.
+    #[error("entity {label:?} [{start}, {end}) is out of range (length {len})")]
+    OutOfRange {
+        /// Entity start (characters or tokens).
+        start: usize,
+        /// Entity end, exclusive.
+        end: usize,
+        /// The length it must fit in.
+        len: usize,
+        /// The entity's label.
+        label: String,
+    },
+    /// An entity with `start >= end`.
+    #[error("entity {label:?} [{start}, {end}) is empty or reversed; `end` is exclusive and must exceed `start`")]
+    EmptySpan {
+        /// Entity start.
+        start: usize,
+        /// Entity end.
+        end: usize,
+        /// The entity's label.
+        label: String,
+    },
+    /// Two entities that share a word or character.
+    #[error("entities {first} and {second} overlap; nested or overlapping entities are not supported")]
+    Overlap {
+        /// The earlier entity, as `label[start, end)`.
+        first: String,
+        /// The later entity.
+        second: String,
+    },
+    /// A character offset that cuts through a word.
+    #[error("entity {label:?} [{start}, {end}): offset {offset} is not on a word boundary of the text (words: {context})")]
+    OffTokenBoundary {
+        /// Entity start (characters).
+        start: usize,
+        /// Entity end (characters).
+        end: usize,
+        /// The offending offset.
+        offset: usize,
+        /// The entity's label.
+        label: String,
+        /// The words around the offset.
+        context: String,
+    },
+    /// An entity with an empty label.
+    #[error("entity [{start}, {end}) has an empty label")]
+    EmptyLabel {
+        /// Entity start.
+        start: usize,
+        /// Entity end.
+        end: usize,
+    },
+    /// A token that is empty or contains whitespace (JSONL `tokens`).
+    #[error("token {index} ({token:?}) is empty or contains whitespace")]
+    BadToken {
+        /// Token index.
+        index: usize,
+        /// The token.
+        token: String,
+    },
+    /// A label map or label set problem.
+    #[error("{0}")]
+    Labels(String),
+}
+
+/// Errors of the lightner library.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Reading or writing a file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What the OS said.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A labelled-data input is malformed.
+    #[error("{location}: {kind}")]
+    Data {
+        /// File and line.
+        location: Location,
+        /// What is wrong.
+        kind: DataErrorKind,
+    },
+    /// The tokenizer could not be loaded or failed.
+    #[error("tokenizer: {0}")]
+    Tokenizer(String),
+    /// An argument or configuration value is invalid.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl Error {
+    /// A data error at `location`.
+    pub fn data(location: Location, kind: DataErrorKind) -> Self {
+        Self::Data { location, kind }
+    }
+
+    /// An I/O error about `path`.
+    pub fn io(path: impl AsRef<Path>, source: std::io::Error) -> Self {
+        Self::Io { path: path.as_ref().to_path_buf(), source }
+    }
+
+    /// The data-error kind, if this is one (handy in tests and for exit codes).
+    pub fn data_kind(&self) -> Option<&DataErrorKind> {
+        match self {
+            Self::Data { kind, .. } => Some(kind),
+            _ => None,
+        }
+    }
+}
+
+/// The library's result type.
+pub type Result<T> = std::result::Result<T, Error>;
