@@ -11,6 +11,7 @@ Examples:
   lightner stats data/mit-movie/train.txt data/mit-movie/test.txt
   lightner stats --json train.jsonl
   lightner sample --input data/mit-movie/train.txt -k 5 --seed 1 --output movie-5shot.txt
+  lightner score --gold data/mit-movie/test.txt --pred predictions.txt
 
 Input files are CoNLL (`word<TAB>tag`, blank line between sentences; tag scheme detected unless
 --scheme is given) or JSON Lines (`{\"text\", \"entities\"}` or `{\"tokens\", \"spans\"}`), told
@@ -56,6 +57,38 @@ pub enum Command {
     /// Draw a K-shot training set: about K mentions of every entity type.
     #[command(after_help = SAMPLE_EXAMPLES)]
     Sample(SampleArgs),
+    /// Score predicted entities against gold ones: per-type precision, recall and F1.
+    #[command(after_help = SCORE_EXAMPLES)]
+    Score(ScoreArgs),
+}
+
+const SCORE_EXAMPLES: &str = "\
+Examples:
+  lightner score --gold data/mit-movie/test.txt --pred predictions.txt
+  lightner score --gold test.jsonl --pred pred.jsonl --json > scores.json
+
+Matching is strict: a predicted entity counts only if its words and its type both equal a gold
+entity's, as in seqeval's strict mode (whose classification report this reproduces exactly).
+The two files must hold the same sentences, with the same words, in the same order.";
+
+/// Arguments of `lightner score`.
+#[derive(Debug, Args)]
+pub struct ScoreArgs {
+    /// The reference file (CoNLL or JSONL).
+    #[arg(long, value_name = "FILE")]
+    pub gold: PathBuf,
+
+    /// The predictions, same sentences and words as --gold (CoNLL or JSONL).
+    #[arg(long, value_name = "FILE")]
+    pub pred: PathBuf,
+
+    /// Tag scheme of CoNLL inputs [default: detected per file].
+    #[arg(long, value_name = "SCHEME", value_parser = scheme_parser())]
+    pub scheme: Option<TagScheme>,
+
+    /// Print the report as JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 const STATS_EXAMPLES: &str = "\
@@ -141,7 +174,9 @@ pub enum OutputFormat {
 fn scheme_parser() -> impl TypedValueParser<Value = TagScheme> {
     let values = [
         PossibleValue::new("bio").alias("iob2").help("B- begins, I- continues (IOB2)"),
-        PossibleValue::new("iob1").alias("iob").help("I- begins, B- only between touching entities (CoNLL-2003)"),
+        PossibleValue::new("iob1")
+            .alias("iob")
+            .help("I- begins, B- only between touching entities (CoNLL-2003)"),
         PossibleValue::new("bioes").alias("iobes").help("B-, I-, E- end, S- single"),
         PossibleValue::new("bilou").help("B-, I-, L- last, U- unit"),
     ];
@@ -177,8 +212,9 @@ mod tests {
 
     #[test]
     fn scheme_aliases_and_global_flags() {
-        let cli = Cli::try_parse_from(["lightner", "stats", "--scheme", "iob2", "f.txt", "-q", "--threads", "3"])
-            .unwrap();
+        let cli =
+            Cli::try_parse_from(["lightner", "stats", "--scheme", "iob2", "f.txt", "-q", "--threads", "3"])
+                .unwrap();
         assert!(cli.global.quiet);
         assert_eq!(cli.global.threads, Some(3));
         let Command::Stats(args) = cli.command else { panic!("expected stats") };

@@ -86,7 +86,9 @@ pub enum DataErrorKind {
         label: String,
     },
     /// An entity with `start >= end`.
-    #[error("entity {label:?} [{start}, {end}) is empty or reversed; `end` is exclusive and must exceed `start`")]
+    #[error(
+        "entity {label:?} [{start}, {end}) is empty or reversed; `end` is exclusive and must exceed `start`"
+    )]
     EmptySpan {
         /// Entity start.
         start: usize,
@@ -104,7 +106,9 @@ pub enum DataErrorKind {
         second: String,
     },
     /// A character offset that cuts through a word.
-    #[error("entity {label:?} [{start}, {end}): offset {offset} is not on a word boundary of the text (words: {context})")]
+    #[error(
+        "entity {label:?} [{start}, {end}): offset {offset} is not on a word boundary of the text (words: {context})"
+    )]
     OffTokenBoundary {
         /// Entity start (characters).
         start: usize,
@@ -125,6 +129,15 @@ pub enum DataErrorKind {
         /// Entity end.
         end: usize,
     },
+    /// A label with whitespace in it (`" PER"`, `"New Label"`).
+    #[error("label {label:?} contains whitespace; use a name like `New_Label` (tags cannot hold spaces)")]
+    LabelWhitespace {
+        /// The label.
+        label: String,
+    },
+    /// A record with no words (`"tokens": []`, `"text": ""`).
+    #[error("the record has no words; remove it or give it text")]
+    NoWords,
     /// A token that is empty or contains whitespace (JSONL `tokens`).
     #[error("token {index} ({token:?}) is empty or contains whitespace")]
     BadToken {
@@ -141,14 +154,14 @@ pub enum DataErrorKind {
 /// Errors of the lightner library.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// Reading or writing a file failed.
-    #[error("{path}: {source}")]
+    /// Reading or writing a file failed. (The OS error is part of the message, not a separate
+    /// source, so that error chains do not print it twice.)
+    #[error("{path}: {cause}")]
     Io {
         /// The file.
         path: PathBuf,
         /// What the OS said.
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// A labelled-data input is malformed.
     #[error("{location}: {kind}")]
@@ -174,7 +187,7 @@ impl Error {
 
     /// An I/O error about `path`.
     pub fn io(path: impl AsRef<Path>, source: std::io::Error) -> Self {
-        Self::Io { path: path.as_ref().to_path_buf(), source }
+        Self::Io { path: path.as_ref().to_path_buf(), cause: source }
     }
 
     /// The data-error kind, if this is one (handy in tests and for exit codes).

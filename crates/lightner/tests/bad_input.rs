@@ -78,6 +78,7 @@ fn bad_cases() -> Vec<Bad> {
         Bad { file: "conll-missing-tag.txt", opts: AUTO, line: 4, kind: |k| matches!(k, K::MissingTag { text } if text == "call") },
         Bad { file: "conll-missing-tag-crlf.txt", opts: AUTO, line: 4, kind: |k| matches!(k, K::MissingTag { text } if text == "BRUSSELS") },
         Bad { file: "conll-empty-word.txt", opts: AUTO, line: 2, kind: |k| matches!(k, K::MissingTag { text } if text == "\tB-PER") },
+        Bad { file: "conll-space-in-word.txt", opts: AUTO, line: 4, kind: |k| matches!(k, K::BadToken { index: 3, token } if token == "New York") },
         Bad { file: "conll-unknown-prefix-x.txt", opts: AUTO, line: 3, kind: |k| tag_prefix(k, "X-PER") },
         Bad { file: "conll-bare-type.txt", opts: AUTO, line: 2, kind: |k| tag_prefix(k, "LOC") },
         Bad { file: "conll-lowercase-prefix.txt", opts: AUTO, line: 1, kind: |k| tag_prefix(k, "b-per") },
@@ -90,6 +91,7 @@ fn bad_cases() -> Vec<Bad> {
         Bad { file: "conll-invalid-utf8.txt", opts: AUTO, line: 3, kind: |k| utf8(k, 1) },
         Bad { file: "conll-invalid-utf8-truncated.txt", opts: AUTO, line: 6, kind: |k| utf8(k, 3) },
         Bad { file: "conll-invalid-utf8-tag.txt", opts: AUTO, line: 2, kind: |k| utf8(k, 11) },
+        Bad { file: "conll-utf16.txt", opts: AUTO, line: 1, kind: |k| utf8(k, 0) },
         Bad { file: "conll-bom-latin1.txt", opts: AUTO, line: 1, kind: |k| utf8(k, 3) },
         Bad { file: "conll-bioes-forced-bio.txt", opts: forced(TagScheme::Bio), line: 4, kind: |k| not_in_scheme(k, "S-LOC", "bio") },
         Bad { file: "conll-bilou-forced-bioes.txt", opts: forced(TagScheme::Bioes), line: 4, kind: |k| not_in_scheme(k, "U-LOC", "bioes") },
@@ -182,7 +184,13 @@ fn every_bad_file_fails_with_its_kind_line_and_path() {
             )),
         }
     }
-    assert!(failures.is_empty(), "{} of {} bad files misbehave:\n{}", failures.len(), cases.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} bad files misbehave:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -210,8 +218,12 @@ fn bad_input_readme_matches_the_table() {
         if cols.len() == 7 && cols[1].starts_with('`') && cols[1] != "`file`" {
             let file = cols[1].trim_matches('`').to_string();
             let kind = cols[4].trim_matches('`').to_string();
-            let lineno: usize = cols[5].parse().unwrap_or_else(|_| panic!("README row {line:?}: bad line number"));
-            assert!(rows.insert(file.clone(), (cols[2].to_string(), kind, lineno)).is_none(), "{file} twice in README");
+            let lineno: usize =
+                cols[5].parse().unwrap_or_else(|_| panic!("README row {line:?}: bad line number"));
+            assert!(
+                rows.insert(file.clone(), (cols[2].to_string(), kind, lineno)).is_none(),
+                "{file} twice in README"
+            );
         }
     }
     let cases = bad_cases();
@@ -255,6 +267,9 @@ struct Odd<'a> {
 }
 
 const BIO: Format = Format::Conll(TagScheme::Bio);
+
+/// A sentence as compared: first line, words, spans as `(start, end, label)`.
+type Read = (usize, Vec<String>, Vec<(usize, usize, String)>);
 
 #[rustfmt::skip]
 fn odd_cases() -> Vec<Odd<'static>> {
@@ -343,12 +358,14 @@ fn every_odd_file_reads_exactly() {
         let path = dir.join(case.file);
         let ds = data::read_file(&path, AUTO).unwrap_or_else(|e| panic!("{}: {e}", case.file));
         assert_eq!(ds.format, case.format, "{}: format", case.file);
-        let got: Vec<(usize, Vec<String>, Vec<(usize, usize, String)>)> = ds
+        let got: Vec<Read> = ds
             .sentences
             .iter()
-            .map(|s| (s.line, s.words.clone(), s.spans.iter().map(|p| (p.start, p.end, p.label.clone())).collect()))
+            .map(|s| {
+                (s.line, s.words.clone(), s.spans.iter().map(|p| (p.start, p.end, p.label.clone())).collect())
+            })
             .collect();
-        let want: Vec<(usize, Vec<String>, Vec<(usize, usize, String)>)> = case
+        let want: Vec<Read> = case
             .sentences
             .iter()
             .map(|(line, words, spans)| {
@@ -367,7 +384,11 @@ fn every_odd_file_reads_exactly() {
             assert!(w.to_string().contains(&format!("{}:{}", case.file, w.location.line)), "{w}");
         }
         for s in &ds.sentences {
-            assert!(s.words.iter().all(|w| !w.is_empty() && !w.contains(char::is_whitespace) && !w.contains('\u{feff}')));
+            assert!(
+                s.words
+                    .iter()
+                    .all(|w| !w.is_empty() && !w.contains(char::is_whitespace) && !w.contains('\u{feff}'))
+            );
         }
     }
 }
@@ -425,7 +446,7 @@ fn forced_scheme_agrees_with_detection() {
 /// character `entities`) reads as a sentence with no entities: every annotation is dropped
 /// without a word. It should be a `BadJson` error naming the misplaced field.
 #[test]
-#[ignore = "bug: jsonl::parse_record silently ignores `spans` next to `text` and `entities` next to `tokens`"]
+
 fn jsonl_mixed_layout_is_rejected() {
     for (input, what) in [
         (&b"{\"text\": \"Ann lives\", \"entities\": []}\n{\"text\": \"Bob lives\", \"spans\": [[0, 1, \"PER\"]]}\n"[..], "spans with text"),
@@ -442,7 +463,7 @@ fn jsonl_mixed_layout_is_rejected() {
 /// it makes a distinct type from `PER` and cannot be written as a CoNLL tag: `B-New Label` is read
 /// back as word + tag `Label`, an `UnknownTagPrefix` error. It should be rejected when read.
 #[test]
-#[ignore = "bug: jsonl::check_spans accepts labels containing whitespace, which CoNLL cannot hold"]
+
 fn jsonl_label_with_whitespace_is_rejected() {
     for label in [" PER", "PER ", "New Label", "PER\t"] {
         let input = format!(
@@ -462,7 +483,7 @@ fn jsonl_label_with_whitespace_is_rejected() {
 /// vanishes on reading back, so sentence counts change) and gives the model an empty input. It
 /// should be an error at its line.
 #[test]
-#[ignore = "bug: jsonl::parse_record accepts records with no words (empty sentences)"]
+
 fn jsonl_record_without_words_is_rejected() {
     for record in [r#"{"tokens": []}"#, r#"{"text": ""}"#, r#"{"text": "   "}"#] {
         let input = format!("{{\"text\": \"Ann\"}}\n{record}\n");
@@ -478,7 +499,7 @@ fn jsonl_record_without_words_is_rejected() {
 /// single one-word sentence whose tag is the file's last tag, silently dropping everything else.
 /// It should either split on CR or reject the file.
 #[test]
-#[ignore = "bug: data::Lines splits on LF only; a CR-only file collapses into one token silently"]
+
 fn conll_cr_only_line_endings_are_not_silently_collapsed() {
     let input = b"EU\tB-ORG\rrejects\tO\rGerman\tB-MISC\r\rPeter\tB-PER\r";
     match data::read_bytes(Path::new("mac.txt"), input, AUTO) {
@@ -489,4 +510,17 @@ fn conll_cr_only_line_endings_are_not_silently_collapsed() {
         }
         Err(e) => panic!("{e}"),
     }
+}
+
+/// A CoNLL file whose first token is `{` (a bracket token, as in code or some Chinese corpora) is
+/// taken for JSONL by content sniffing (`read_bytes` looks only at the first non-blank byte) and
+/// fails with `BadJson` at line 1 although it is a valid CoNLL file. Sniffing should require a
+/// JSON object on the first line (e.g. `{"`), or fall back to CoNLL when it does not parse.
+#[test]
+
+fn conll_file_starting_with_brace_is_conll() {
+    let ds = data::read_bytes(Path::new("brace.txt"), b"{\tO\nx\tB-VAR\n}\tO\n", AUTO)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(ds.format, Format::Conll(TagScheme::Bio));
+    assert_eq!(ds.sentences[0].words, ["{", "x", "}"]);
 }

@@ -29,7 +29,8 @@ fn roundtrip_file(dataset: &str, path: &Path, tok: &WordTokenizer) -> usize {
     let original = std::fs::read(path).unwrap();
     let ds = data::read_bytes(path, &original, ReadOptions::default()).unwrap();
     assert_eq!(ds.format, Format::Conll(TagScheme::Bio));
-    let types: Vec<&str> = ds.sentences.iter().flat_map(|s| s.spans.iter().map(|sp| sp.label.as_str())).collect();
+    let types: Vec<&str> =
+        ds.sentences.iter().flat_map(|s| s.spans.iter().map(|sp| sp.label.as_str())).collect();
     let labels = LabelSet::builtin(dataset).unwrap().with_names_from(types);
     labels.check_covers(path, &ds.sentences).unwrap();
     for space in [PointerSpace::SubToken, PointerSpace::WordStart] {
@@ -41,7 +42,12 @@ fn roundtrip_file(dataset: &str, path: &Path, tok: &WordTokenizer) -> usize {
             let valid = codec.valid_pointers(&align);
             for t in &target.seq[1..target.seq.len() - 1] {
                 if t.0 as usize >= codec.src_start() {
-                    assert!(valid[t.0 as usize - codec.src_start()], "{}:{} gold pointer masked", path.display(), s.line);
+                    assert!(
+                        valid[t.0 as usize - codec.src_start()],
+                        "{}:{} gold pointer masked",
+                        path.display(),
+                        s.line
+                    );
                 }
             }
             let d = codec.decode(&target.seq, &align, &labels);
@@ -60,11 +66,15 @@ fn roundtrip_file(dataset: &str, path: &Path, tok: &WordTokenizer) -> usize {
 
 #[test]
 fn staged_files_roundtrip_through_the_codec() {
-    let tok = WordTokenizer::from_file(&repo().join("tests/fixtures/parity/tokenizer/tokenizer.json")).unwrap();
+    let tok =
+        WordTokenizer::from_file(&repo().join("tests/fixtures/parity/tokenizer/tokenizer.json")).unwrap();
     let mut n = 0;
-    for (dataset, dir) in
-        [("conll2003", "conll2003"), ("mit-movie", "mit-movie"), ("mit-restaurant", "mit-restaurant"), ("atis", "atis")]
-    {
+    for (dataset, dir) in [
+        ("conll2003", "conll2003"),
+        ("mit-movie", "mit-movie"),
+        ("mit-restaurant", "mit-restaurant"),
+        ("atis", "atis"),
+    ] {
         n += roundtrip_dir(dataset, dir, &tok);
     }
     // Every sentence of every staged file (README counts: 24,745 CoNLL + 16,830 movie +

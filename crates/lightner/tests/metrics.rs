@@ -72,10 +72,7 @@ impl Row {
 const AVERAGES: [&str; 3] = ["micro avg", "macro avg", "weighted avg"];
 
 fn fixture() -> Fixture {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../tests/fixtures/seqeval/reports.json"
-    );
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/seqeval/reports.json");
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
@@ -90,18 +87,12 @@ fn scheme(name: &str) -> TagScheme {
 }
 
 fn spans(tags: &str, scheme: TagScheme) -> Vec<Span> {
-    let tags: Vec<Tag> = tags
-        .split_whitespace()
-        .map(|t| Tag::parse(t).unwrap())
-        .collect();
+    let tags: Vec<Tag> = tags.split_whitespace().map(|t| Tag::parse(t).unwrap()).collect();
     decode(&tags, scheme).spans
 }
 
 fn seqeval_spans(entities: &[(String, usize, usize)]) -> Vec<Span> {
-    entities
-        .iter()
-        .map(|(ty, start, end)| Span::new(*start, *end, ty.as_str()))
-        .collect()
+    entities.iter().map(|(ty, start, end)| Span::new(*start, *end, ty.as_str())).collect()
 }
 
 /// Decodes every sentence of the fixture and compares with seqeval's entities; returns the
@@ -113,10 +104,8 @@ fn decode_all(fx: &Fixture) -> Vec<Vec<(Vec<Span>, Vec<Span>)>> {
         let sch = scheme(&case.scheme);
         assert_eq!(case.y_true.len(), case.y_pred.len(), "{}", case.name);
         let mut pairs = Vec::new();
-        let sides = [
-            ("y_true", &case.y_true, &case.entities_true),
-            ("y_pred", &case.y_pred, &case.entities_pred),
-        ];
+        let sides =
+            [("y_true", &case.y_true, &case.entities_true), ("y_pred", &case.y_pred, &case.entities_pred)];
         for (side, tags, entities) in sides {
             for (i, (t, e)) in tags.iter().zip(entities.iter()).enumerate() {
                 let ours = spans(t, sch);
@@ -134,11 +123,7 @@ fn decode_all(fx: &Fixture) -> Vec<Vec<(Vec<Span>, Vec<Span>)>> {
         }
         out.push(pairs);
     }
-    assert!(
-        problems.is_empty(),
-        "decode disagrees with seqeval:\n{}",
-        problems.join("\n")
-    );
+    assert!(problems.is_empty(), "decode disagrees with seqeval:\n{}", problems.join("\n"));
     out
 }
 
@@ -159,10 +144,7 @@ fn check_row(case: &str, row: &str, ours: &Scores, theirs: &Row, problems: &mut 
         }
     }
     if ours.support != theirs.support {
-        problems.push(format!(
-            "{case} {row} support: ours {}, seqeval {}",
-            ours.support, theirs.support
-        ));
+        problems.push(format!("{case} {row} support: ours {}, seqeval {}", ours.support, theirs.support));
     }
 }
 
@@ -176,16 +158,8 @@ fn fixture_covers_what_it_claims() {
         assert!(fx.cases.iter().any(|c| c.scheme == s), "no {s} case");
     }
     // Entity-free gold sentences, types only predicted, more than 8 types, an empty corpus.
-    assert!(
-        fx.cases
-            .iter()
-            .any(|c| c.entities_true.iter().any(Vec::is_empty))
-    );
-    assert!(
-        fx.cases
-            .iter()
-            .any(|c| c.counts.values().any(|k| k.gold == 0 && k.pred > 0))
-    );
+    assert!(fx.cases.iter().any(|c| c.entities_true.iter().any(Vec::is_empty)));
+    assert!(fx.cases.iter().any(|c| c.counts.values().any(|k| k.gold == 0 && k.pred > 0)));
     assert!(fx.cases.iter().any(|c| c.counts.len() > 8));
     assert!(fx.cases.iter().any(|c| c.counts.is_empty()));
     // Ill-formed sequences: some non-O tag belongs to no seqeval entity.
@@ -214,23 +188,9 @@ fn reports_agree_with_seqeval() {
         let ours = report_of(pairs);
         assert_eq!(ours.sentences, case.y_true.len());
         // The same type rows, in the same (sorted) order.
-        let types: Vec<&String> = case
-            .report
-            .keys()
-            .filter(|k| !AVERAGES.contains(&k.as_str()))
-            .collect();
-        assert_eq!(
-            ours.per_type.keys().collect::<Vec<_>>(),
-            types,
-            "{}",
-            case.name
-        );
-        assert_eq!(
-            case.counts.keys().collect::<Vec<_>>(),
-            types,
-            "{}",
-            case.name
-        );
+        let types: Vec<&String> = case.report.keys().filter(|k| !AVERAGES.contains(&k.as_str())).collect();
+        assert_eq!(ours.per_type.keys().collect::<Vec<_>>(), types, "{}", case.name);
+        assert_eq!(case.counts.keys().collect::<Vec<_>>(), types, "{}", case.name);
         for ty in types {
             let s = &ours.per_type[ty];
             check_row(&case.name, ty, s, &case.report[ty], &mut problems);
@@ -253,12 +213,7 @@ fn reports_agree_with_seqeval() {
         // Micro counts are the sums of seqeval's per-type counts.
         let tp: usize = case.counts.values().map(|c| c.tp).sum();
         let pred: usize = case.counts.values().map(|c| c.pred).sum();
-        assert_eq!(
-            (ours.micro.tp, ours.micro.predicted),
-            (tp, pred),
-            "{}",
-            case.name
-        );
+        assert_eq!((ours.micro.tp, ours.micro.predicted), (tp, pred), "{}", case.name);
         if let Some(text) = &case.text
             && &ours.table() != text
         {
@@ -269,12 +224,7 @@ fn reports_agree_with_seqeval() {
             ));
         }
     }
-    assert!(
-        problems.is_empty(),
-        "{} mismatches:\n{}",
-        problems.len(),
-        problems.join("\n")
-    );
+    assert!(problems.is_empty(), "{} mismatches:\n{}", problems.len(), problems.join("\n"));
     assert!(checked > 200, "only {checked} rows checked");
 }
 
@@ -290,12 +240,7 @@ fn scores_are_bit_identical() {
         let rows = ours.per_type.iter().map(|(k, s)| (k.as_str(), s));
         for (name, s) in rows.chain(avgs).chain([("weighted avg", &ours.weighted)]) {
             let theirs = case.report[name].scores();
-            assert_eq!(
-                [s.precision, s.recall, s.f1],
-                theirs,
-                "{} {name}",
-                case.name
-            );
+            assert_eq!([s.precision, s.recall, s.f1], theirs, "{} {name}", case.name);
         }
     }
 }

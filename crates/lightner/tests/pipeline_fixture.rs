@@ -5,7 +5,9 @@
 
 use lightner::data::scheme::{self, Tag, TagScheme};
 use lightner::data::{LabelSet, Sentence};
-use lightner::tokenize::{Alignment, Codec, LabelWordMode, LabelWords, PointerSpace, TargetIdx, TokenId, WordTokenizer};
+use lightner::tokenize::{
+    Alignment, Codec, LabelWordMode, LabelWords, PointerSpace, TargetIdx, TokenId, WordTokenizer,
+};
 use serde_json::Value;
 use std::path::PathBuf;
 
@@ -42,7 +44,8 @@ fn reproduces_deepke_data_pipeline() {
         let dataset = s["dataset"].as_str().unwrap();
         let ds = &fixture["datasets"][dataset];
         let labels = LabelSet::builtin(dataset).unwrap();
-        let order: Vec<&str> = ds["mapping_order"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+        let order: Vec<&str> =
+            ds["mapping_order"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
         let ours: Vec<&str> = labels.labels().iter().map(|l| l.name.as_str()).collect();
         assert_eq!(ours, order, "{dataset} label order");
         for l in labels.labels() {
@@ -51,7 +54,8 @@ fn reproduces_deepke_data_pipeline() {
 
         // Label words, learn_weights=True: pieces of " " + inner text.
         let lw = LabelWords::new(&labels, &tok, LabelWordMode::Pieces).unwrap();
-        let expect: Vec<Vec<u32>> = ds["label_ids_learn_weights_true"].as_array().unwrap().iter().map(u32s).collect();
+        let expect: Vec<Vec<u32>> =
+            ds["label_ids_learn_weights_true"].as_array().unwrap().iter().map(u32s).collect();
         let got: Vec<Vec<u32>> = lw.pieces.iter().map(|p| p.iter().map(|t| t.0).collect()).collect();
         assert_eq!(got, expect, "{dataset} label pieces");
         let mut buffer = vec![sp.bos, sp.eos];
@@ -59,8 +63,10 @@ fn reproduces_deepke_data_pipeline() {
         assert_eq!(buffer.iter().map(|t| t.0).collect::<Vec<_>>(), u32s(&ds["decoder_mapping_buffer"]));
 
         // Reading: the tags through the strict BIO decoder.
-        let words: Vec<String> = s["words"].as_array().unwrap().iter().map(|w| w.as_str().unwrap().to_string()).collect();
-        let tags: Vec<Tag> = s["tags"].as_array().unwrap().iter().map(|t| Tag::parse(t.as_str().unwrap()).unwrap()).collect();
+        let words: Vec<String> =
+            s["words"].as_array().unwrap().iter().map(|w| w.as_str().unwrap().to_string()).collect();
+        let tags: Vec<Tag> =
+            s["tags"].as_array().unwrap().iter().map(|t| Tag::parse(t.as_str().unwrap()).unwrap()).collect();
         let decoded = scheme::decode(&tags, TagScheme::Bio);
         assert!(decoded.ill_formed.is_empty());
         let spans: Vec<[usize; 2]> = decoded.spans.iter().map(|s| [s.start, s.end]).collect();
@@ -75,7 +81,11 @@ fn reproduces_deepke_data_pipeline() {
 
         // Source encoding.
         let align = Alignment::encode(&tok, &sentence.words).unwrap();
-        assert_eq!(align.ids.iter().map(|t| t.0).collect::<Vec<_>>(), u32s(&s["src_tokens"]), "sentence {id} src");
+        assert_eq!(
+            align.ids.iter().map(|t| t.0).collect::<Vec<_>>(),
+            u32s(&s["src_tokens"]),
+            "sentence {id} src"
+        );
         assert_eq!(align.len() as u64, s["src_seq_len"].as_u64().unwrap());
         let starts: Vec<u32> = align.word_start.iter().map(|p| p.0 as u32).collect();
         assert_eq!(starts, u32s(&s["word_start"]), "sentence {id} word starts");

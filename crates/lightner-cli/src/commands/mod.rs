@@ -3,6 +3,7 @@
 //! buffer in tests) and warnings to stderr.
 
 mod sample;
+mod score;
 mod stats;
 
 use crate::cli::{Cli, Command, GlobalArgs};
@@ -19,6 +20,7 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> anyhow::Result<()> {
     match &cli.command {
         Command::Stats(args) => stats::run(&cli.global, args, out),
         Command::Sample(args) => sample::run(&cli.global, args, out),
+        Command::Score(args) => score::run(&cli.global, args, out),
     }
 }
 

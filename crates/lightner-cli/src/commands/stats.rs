@@ -38,8 +38,10 @@ pub fn run(global: &GlobalArgs, args: &StatsArgs, out: &mut dyn Write) -> anyhow
         }
     }
     if args.json {
-        serde_json::to_writer_pretty(&mut *out, &records)?;
-        writeln!(out)?;
+        // Serialized first so that a closed stdout shows up as a plain `io::Error` (`main` treats
+        // a broken pipe as success; a `serde_json::Error` would hide its kind).
+        let text = serde_json::to_string_pretty(&records)?;
+        writeln!(out, "{text}")?;
     }
     out.flush()?;
     Ok(())

@@ -29,7 +29,23 @@ pub fn parse(
     let mut cur = RawSentence { words: vec![], tags: vec![], lines: vec![] };
     for line in Lines::new(path, bytes) {
         let (lineno, text) = line?;
-        let mut fields = text.split_whitespace();
+        if text.trim().is_empty() {
+            if !cur.words.is_empty() {
+                raw.push(std::mem::replace(
+                    &mut cur,
+                    RawSentence { words: vec![], tags: vec![], lines: vec![] },
+                ));
+            }
+            continue;
+        }
+        // TAB-separated lines split on TABs only, so that a word with a space in it is reported
+        // instead of being cut at the space; other lines split on any whitespace.
+        let fields: Vec<&str> = if text.contains('\t') {
+            text.split('\t').map(str::trim).filter(|f| !f.is_empty()).collect()
+        } else {
+            text.split_whitespace().collect()
+        };
+        let mut fields = fields.into_iter();
         let Some(word) = fields.next() else {
             if !cur.words.is_empty() {
                 raw.push(std::mem::replace(
@@ -55,6 +71,12 @@ pub fn parse(
             ));
         };
         let tag = Tag::parse(tag).map_err(|k| Error::data(Location::new(path, lineno), k))?;
+        if word.chars().any(char::is_whitespace) {
+            return Err(Error::data(
+                Location::new(path, lineno),
+                DataErrorKind::BadToken { index: cur.words.len(), token: word.to_string() },
+            ));
+        }
         cur.words.push(word.to_string());
         cur.tags.push(tag);
         cur.lines.push(lineno);

@@ -229,9 +229,10 @@ mod tests {
                 for &i in &s.indices {
                     let rest: Vec<usize> = s.indices.iter().copied().filter(|&j| j != i).collect();
                     let without = counts_of(&c, &rest);
-                    let still_enough = s.per_type.iter().all(|(t, tc)| {
-                        without.get(t).copied().unwrap_or(0) >= k.min(tc.available)
-                    });
+                    let still_enough = s
+                        .per_type
+                        .iter()
+                        .all(|(t, tc)| without.get(t).copied().unwrap_or(0) >= k.min(tc.available));
                     assert!(!still_enough, "k={k} seed={seed}: sentence {i} could be removed");
                 }
             }

@@ -44,6 +44,12 @@ pub fn parse_record(text: &str) -> std::result::Result<Sentence, DataErrorKind> 
     let v: Value = serde_json::from_str(text).map_err(|e| bad(e.to_string()))?;
     let obj = v.as_object().ok_or_else(|| bad("expected a JSON object"))?;
     match (obj.get("text"), obj.get("tokens")) {
+        (Some(_), None) if obj.contains_key("spans") => Err(bad(
+            "`spans` (word indices) belongs with `tokens`; with `text`, give character-offset `entities`",
+        )),
+        (None, Some(_)) if obj.contains_key("entities") => Err(bad(
+            "`entities` (character offsets) belongs with `text`; with `tokens`, give `spans` as [start, end, label]",
+        )),
         (Some(t), None) => {
             let t = t.as_str().ok_or_else(|| bad("`text` must be a string"))?;
             let ents = match obj.get("entities") {
@@ -57,7 +63,9 @@ pub fn parse_record(text: &str) -> std::result::Result<Sentence, DataErrorKind> 
             let toks = t.as_array().ok_or_else(|| bad("`tokens` must be an array of strings"))?;
             let words = toks
                 .iter()
-                .map(|w| w.as_str().map(str::to_string).ok_or_else(|| bad("`tokens` must be an array of strings")))
+                .map(|w| {
+                    w.as_str().map(str::to_string).ok_or_else(|| bad("`tokens` must be an array of strings"))
+                })
                 .collect::<std::result::Result<Vec<_>, _>>()?;
             let spans = match obj.get("spans") {
                 None | Some(Value::Null) => vec![],
@@ -78,16 +86,17 @@ fn entity(v: &Value) -> std::result::Result<Span, DataErrorKind> {
             bad(format!("entity field `{k}` must be a non-negative integer (character offset)"))
         })
     };
-    let label = o
-        .get("label")
-        .and_then(Value::as_str)
-        .ok_or_else(|| bad("entity field `label` must be a string"))?;
+    let label =
+        o.get("label").and_then(Value::as_str).ok_or_else(|| bad("entity field `label` must be a string"))?;
     Ok(Span::new(num("start")?, num("end")?, label))
 }
 
 fn span_triple(v: &Value) -> std::result::Result<Span, DataErrorKind> {
-    let a = v.as_array().filter(|a| a.len() == 3).ok_or_else(|| bad("each span must be [start, end, label]"))?;
-    let n = |x: &Value| x.as_u64().map(|n| n as usize).ok_or_else(|| bad("span start/end must be non-negative integers"));
+    let a =
+        v.as_array().filter(|a| a.len() == 3).ok_or_else(|| bad("each span must be [start, end, label]"))?;
+    let n = |x: &Value| {
+        x.as_u64().map(|n| n as usize).ok_or_else(|| bad("span start/end must be non-negative integers"))
+    };
     let label = a[2].as_str().ok_or_else(|| bad("span label must be a string"))?;
     Ok(Span::new(n(&a[0])?, n(&a[1])?, label))
 }
@@ -98,11 +107,20 @@ fn check_spans(mut spans: Vec<Span>, len: usize) -> std::result::Result<Vec<Span
         if s.label.trim().is_empty() {
             return Err(DataErrorKind::EmptyLabel { start: s.start, end: s.end });
         }
+        if s.label.chars().any(char::is_whitespace) {
+            // A CoNLL tag cannot hold whitespace, and " PER" would silently be a type of its own.
+            return Err(DataErrorKind::LabelWhitespace { label: s.label.clone() });
+        }
         if s.start >= s.end {
             return Err(DataErrorKind::EmptySpan { start: s.start, end: s.end, label: s.label.clone() });
         }
         if s.end > len {
-            return Err(DataErrorKind::OutOfRange { start: s.start, end: s.end, len, label: s.label.clone() });
+            return Err(DataErrorKind::OutOfRange {
+                start: s.start,
+                end: s.end,
+                len,
+                label: s.label.clone(),
+            });
         }
     }
     spans.sort();
@@ -121,6 +139,9 @@ pub fn from_tokens(words: Vec<String>, spans: Vec<Span>) -> std::result::Result<
     {
         return Err(DataErrorKind::BadToken { index, token: token.clone() });
     }
+    if words.is_empty() {
+        return Err(DataErrorKind::NoWords);
+    }
     let spans = check_spans(spans, words.len())?;
     Ok(Sentence::new(words, spans))
 }
@@ -131,6 +152,9 @@ pub fn from_text(text: &str, entities: Vec<Span>) -> std::result::Result<Sentenc
     let nchars = text.chars().count();
     let entities = check_spans(entities, nchars)?;
     let words = split_words(text);
+    if words.is_empty() {
+        return Err(DataErrorKind::NoWords);
+    }
     let mut spans = Vec::with_capacity(entities.len());
     for e in entities {
         let start = words.iter().position(|w| w.start == e.start);

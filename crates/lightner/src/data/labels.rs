@@ -24,47 +24,124 @@ pub const BUILTIN: [&str; 5] = ["conll2003", "mit-movie", "mit-restaurant", "ati
 const CONLL2003: [(&str, &str); 4] =
     [("loc", "<<location>>"), ("per", "<<person>>"), ("org", "<<organization>>"), ("misc", "<<others>>")];
 const MIT_MOVIE: [&str; 12] = [
-    "genre", "actor", "year", "title", "rating", "ratings_average", "director", "plot", "character",
-    "song", "review", "trailer",
+    "genre",
+    "actor",
+    "year",
+    "title",
+    "rating",
+    "ratings_average",
+    "director",
+    "plot",
+    "character",
+    "song",
+    "review",
+    "trailer",
 ];
 const MIT_RESTAURANT: [&str; 8] =
     ["location", "cuisine", "amenity", "restaurant_name", "rating", "dish", "hours", "price"];
 const CLUENER2020: [&str; 10] = [
-    "scene", "address", "book", "name", "company", "organization", "government", "movie", "position",
+    "scene",
+    "address",
+    "book",
+    "name",
+    "company",
+    "organization",
+    "government",
+    "movie",
+    "position",
     "game",
 ];
 const ATIS: [&str; 83] = [
-        "depart_date.day_number", "arrive_date.day_name", "airline_name", "depart_date.year",
-        "flight_mod", "return_date.day_name", "toloc.city_name", "return_date.day_number",
-        "time_relative", "city_name", "state_code", "transport_type",
-        "class_type", "days_code", "toloc.country_name", "arrive_date.today_relative",
-        "round_trip", "toloc.state_name", "aircraft_code", "arrive_date.month_name",
-        "depart_date.today_relative", "depart_time.start_time", "compartment", "day_number",
-        "depart_date.date_relative", "arrive_date.day_number", "depart_time.time", "fare_amount",
-        "depart_date.month_name", "period_of_day", "cost_relative", "fromloc.airport_name",
-        "fare_basis_code", "arrive_time.start_time", "stoploc.airport_name", "time",
-        "depart_time.time_relative", "return_time.period_of_day", "depart_time.period_of_day", "economy",
-        "mod", "stoploc.airport_code", "stoploc.state_code", "arrive_time.end_time",
-        "state_name", "airport_name", "depart_date.day_name", "fromloc.state_name",
-        "arrive_time.time_relative", "today_relative", "day_name", "flight_stop",
-        "month_name", "fromloc.city_name", "meal", "arrive_time.period_of_day",
-        "return_time.period_mod", "toloc.airport_code", "airport_code", "restriction_code",
-        "flight_time", "airline_code", "depart_time.end_time", "flight_days",
-        "booking_class", "flight_number", "or", "fromloc.airport_code",
-        "meal_description", "return_date.date_relative", "return_date.month_name", "arrive_date.date_relative",
-        "return_date.today_relative", "arrive_time.period_mod", "depart_time.period_mod", "meal_code",
-        "flight", "toloc.airport_name", "stoploc.city_name", "connect",
-        "arrive_time.time", "toloc.state_code", "fromloc.state_code",
+    "depart_date.day_number",
+    "arrive_date.day_name",
+    "airline_name",
+    "depart_date.year",
+    "flight_mod",
+    "return_date.day_name",
+    "toloc.city_name",
+    "return_date.day_number",
+    "time_relative",
+    "city_name",
+    "state_code",
+    "transport_type",
+    "class_type",
+    "days_code",
+    "toloc.country_name",
+    "arrive_date.today_relative",
+    "round_trip",
+    "toloc.state_name",
+    "aircraft_code",
+    "arrive_date.month_name",
+    "depart_date.today_relative",
+    "depart_time.start_time",
+    "compartment",
+    "day_number",
+    "depart_date.date_relative",
+    "arrive_date.day_number",
+    "depart_time.time",
+    "fare_amount",
+    "depart_date.month_name",
+    "period_of_day",
+    "cost_relative",
+    "fromloc.airport_name",
+    "fare_basis_code",
+    "arrive_time.start_time",
+    "stoploc.airport_name",
+    "time",
+    "depart_time.time_relative",
+    "return_time.period_of_day",
+    "depart_time.period_of_day",
+    "economy",
+    "mod",
+    "stoploc.airport_code",
+    "stoploc.state_code",
+    "arrive_time.end_time",
+    "state_name",
+    "airport_name",
+    "depart_date.day_name",
+    "fromloc.state_name",
+    "arrive_time.time_relative",
+    "today_relative",
+    "day_name",
+    "flight_stop",
+    "month_name",
+    "fromloc.city_name",
+    "meal",
+    "arrive_time.period_of_day",
+    "return_time.period_mod",
+    "toloc.airport_code",
+    "airport_code",
+    "restriction_code",
+    "flight_time",
+    "airline_code",
+    "depart_time.end_time",
+    "flight_days",
+    "booking_class",
+    "flight_number",
+    "or",
+    "fromloc.airport_code",
+    "meal_description",
+    "return_date.date_relative",
+    "return_date.month_name",
+    "arrive_date.date_relative",
+    "return_date.today_relative",
+    "arrive_time.period_mod",
+    "depart_time.period_mod",
+    "meal_code",
+    "flight",
+    "toloc.airport_name",
+    "stoploc.city_name",
+    "connect",
+    "arrive_time.time",
+    "toloc.state_code",
+    "fromloc.state_code",
 ];
 
 /// The automatic verbaliser: lower-case, `.` and `_` become spaces, wrapped in `<< >>`.
 /// For every non-CoNLL built-in map it gives exactly the reference's label words (spec §11).
 pub fn verbalize(ty: &str) -> String {
-    let inner: String = ty
-        .to_lowercase()
-        .chars()
-        .map(|c| if c == '.' || c == '_' || c == '-' { ' ' } else { c })
-        .collect();
+    let inner: String =
+        ty.to_lowercase().chars().map(|c| if c == '.' || c == '_' || c == '-' { ' ' } else { c }).collect();
     format!("<<{}>>", inner.split_whitespace().collect::<Vec<_>>().join(" "))
 }
 
@@ -86,7 +163,10 @@ impl LabelSet {
                 return Err(Error::Invalid(format!("label {i} has an empty name or label word")));
             }
             if let Some(d) = labels[..i].iter().find(|o| o.name.eq_ignore_ascii_case(&l.name)) {
-                return Err(Error::Invalid(format!("labels {:?} and {:?} name the same type", d.name, l.name)));
+                return Err(Error::Invalid(format!(
+                    "labels {:?} and {:?} name the same type",
+                    d.name, l.name
+                )));
             }
             if let Some(d) = labels[..i].iter().find(|o| o.word == l.word) {
                 return Err(Error::Invalid(format!(
@@ -100,7 +180,8 @@ impl LabelSet {
 
     /// A built-in map by dataset name (see [`BUILTIN`]).
     pub fn builtin(name: &str) -> Option<Self> {
-        let auto = |keys: &[&str]| keys.iter().map(|k| Label { name: k.to_string(), word: verbalize(k) }).collect();
+        let auto =
+            |keys: &[&str]| keys.iter().map(|k| Label { name: k.to_string(), word: verbalize(k) }).collect();
         let labels = match name {
             "conll2003" | "conll" => {
                 CONLL2003.iter().map(|(k, w)| Label { name: k.to_string(), word: w.to_string() }).collect()
@@ -131,11 +212,14 @@ impl LabelSet {
         let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
             Error::data(Location::new(path, e.line()), DataErrorKind::Labels(format!("not valid JSON: {e}")))
         })?;
-        let obj = v.as_object().ok_or_else(|| bad("expected a JSON object {\"TYPE\": \"<<label word>>\", ...}".into()))?;
+        let obj = v
+            .as_object()
+            .ok_or_else(|| bad("expected a JSON object {\"TYPE\": \"<<label word>>\", ...}".into()))?;
         let mut labels = Vec::with_capacity(obj.len());
         for (k, w) in obj {
             let w = w.as_str().ok_or_else(|| bad(format!("the label word of {k:?} must be a string")))?;
-            let word = if w.starts_with("<<") && w.ends_with(">>") { w.to_string() } else { format!("<<{w}>>") };
+            let word =
+                if w.starts_with("<<") && w.ends_with(">>") { w.to_string() } else { format!("<<{w}>>") };
             labels.push(Label { name: k.clone(), word });
         }
         Self::new(labels).map_err(|e| bad(e.to_string()))

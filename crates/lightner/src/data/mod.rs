@@ -71,17 +71,26 @@ pub fn read_file(path: &Path, opts: ReadOptions) -> Result<Dataset> {
 /// Reads labelled data from memory; `path` is only used in messages.
 pub fn read_bytes(path: &Path, bytes: &[u8], opts: ReadOptions) -> Result<Dataset> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    let jsonl = opts.jsonl.unwrap_or_else(|| {
-        bytes.iter().find(|b| !b.is_ascii_whitespace()).is_some_and(|&b| b == b'{')
-    });
+    let jsonl = opts.jsonl.unwrap_or_else(|| looks_like_jsonl(path, bytes));
     if jsonl {
         let sentences = jsonl::parse(path, bytes)?;
-        let style = if sentences.iter().all(|s| s.text.is_some()) { JsonlStyle::Text } else { JsonlStyle::Tokens };
+        let style =
+            if sentences.iter().all(|s| s.text.is_some()) { JsonlStyle::Text } else { JsonlStyle::Tokens };
         Ok(Dataset { sentences, format: Format::Jsonl(style), warnings: vec![] })
     } else {
         let (sentences, scheme, warnings) = conll::parse(path, bytes, opts.scheme)?;
         Ok(Dataset { sentences, format: Format::Conll(scheme), warnings })
     }
+}
+
+/// JSONL if the extension says so (`.jsonl`, `.json`), otherwise if the first non-blank line is a
+/// JSON object (`{` … `}`); a CoNLL file may well start with a `{` token.
+fn looks_like_jsonl(path: &Path, bytes: &[u8]) -> bool {
+    if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("jsonl") || e.eq_ignore_ascii_case("json")) {
+        return true;
+    }
+    let first = Lines::new(path, bytes).filter_map(|l| l.ok()).map(|(_, t)| t.trim()).find(|t| !t.is_empty());
+    first.is_some_and(|t| t.starts_with('{') && t.ends_with('}'))
 }
 
 /// Writes sentences to `path` atomically in `format`.
@@ -97,8 +106,8 @@ pub fn write_to(w: &mut dyn std::io::Write, sentences: &[Sentence], format: Form
     }
 }
 
-/// Lines of a byte buffer with 1-based numbers, `\r\n` accepted, UTF-8 checked per line so that
-/// an encoding error names its line.
+/// Lines of a byte buffer with 1-based numbers. `\n`, `\r\n` and a lone `\r` (classic Mac) all
+/// end a line; UTF-8 is checked per line so that an encoding error names its line.
 pub(crate) struct Lines<'a> {
     path: &'a Path,
     rest: &'a [u8],
@@ -118,12 +127,16 @@ impl<'a> Iterator for Lines<'a> {
             return None;
         }
         self.lineno += 1;
-        let (line, rest) = match self.rest.iter().position(|&b| b == b'\n') {
+        let (line, rest) = match self.rest.iter().position(|&b| b == b'\n' || b == b'\r') {
+            Some(i) if self.rest[i] == b'\r' && self.rest.get(i + 1) == Some(&b'\n') => {
+                (&self.rest[..i], &self.rest[i + 2..])
+            }
             Some(i) => (&self.rest[..i], &self.rest[i + 1..]),
             None => (self.rest, &self.rest[self.rest.len()..]),
         };
         self.rest = rest;
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        // A byte-order mark at a line start (files joined with `cat`) is not part of the text.
+        let line = line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line);
         Some(std::str::from_utf8(line).map(|s| (self.lineno, s)).map_err(|e| {
             Error::data(
                 Location::new(self.path, self.lineno),

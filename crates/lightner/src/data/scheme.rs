@@ -193,8 +193,7 @@ pub fn decode(tags: &[Tag], scheme: TagScheme) -> Decoded {
         }
         i = end;
     }
-    out.ill_formed =
-        (0..tags.len()).filter(|&k| !covered[k] && tags[k].prefix != Prefix::O).collect();
+    out.ill_formed = (0..tags.len()).filter(|&k| !covered[k] && tags[k].prefix != Prefix::O).collect();
     out
 }
 
@@ -255,7 +254,13 @@ pub fn encode(spans: &[Span], n: usize, scheme: TagScheme) -> Vec<String> {
     for s in spans {
         for (k, tag) in tags.iter_mut().enumerate().take(s.end).skip(s.start) {
             let letter = match scheme {
-                TagScheme::Bio => if k == s.start { 'B' } else { 'I' },
+                TagScheme::Bio => {
+                    if k == s.start {
+                        'B'
+                    } else {
+                        'I'
+                    }
+                }
                 TagScheme::Iob1 => {
                     // B- only where the entity touches a preceding one of the same type.
                     let touches = prev_end == Some((s.start, s.label.as_str()));

@@ -138,7 +138,10 @@ mod tests {
         let table = Stats::from_sentences(&sample()).to_string();
         assert!(table.contains("sentences"), "{table}");
         assert!(table.lines().any(|l| l.starts_with("entities") && l.ends_with(" 3")), "{table}");
-        assert!(table.lines().any(|l| l.starts_with("PER") && l.contains(" 2 ") && l.ends_with("66.7%")), "{table}");
+        assert!(
+            table.lines().any(|l| l.starts_with("PER") && l.contains(" 2 ") && l.ends_with("66.7%")),
+            "{table}"
+        );
         assert!(table.contains("1:2 2:1"), "{table}");
     }
 

@@ -74,7 +74,10 @@ mod tests {
 
     #[test]
     fn splits_punctuation_numbers_and_cjk() {
-        assert_eq!(texts("Hello, New York-based 3.5 U.S."), ["Hello", ",", "New", "York", "-", "based", "3.5", "U", ".", "S", "."]);
+        assert_eq!(
+            texts("Hello, New York-based 3.5 U.S."),
+            ["Hello", ",", "New", "York", "-", "based", "3.5", "U", ".", "S", "."]
+        );
         assert_eq!(texts("  北京欢迎你 ok "), ["北", "京", "欢", "迎", "你", "ok"]);
         let w = split_words("é café");
         assert_eq!((w[1].start, w[1].end), (2, 6));

@@ -32,8 +32,12 @@
 //! 5. **Scores**, micro over all rows (fastNLP's `_compute_f_pre_rec` with β² = 1):
 //!    `P = tp/(fp+tp+1e-13)`, `R = tp/(fn+tp+1e-13)`, `F = 2·P·R/(P+R+1e-13)`; each rounded to
 //!    4 decimals (Python's `round`, half to even on the exact binary value) and then multiplied
-//!    by 100, so 0.81234 gives 81.23 (or its nearest double, e.g. 81.22999999999999).
+//!    by 100 in floating point, so 0.81234 gives 81.23 but 0.0007 gives 0.06999999999999999.
 //!    `em = round(em/total, 4)`, a fraction. There are no per-type scores.
+//!
+//! DeepKE sees rows padded with 1 (= eos) to the batch width, so a short row without its own
+//! eos is cut at the padding; pass rows padded the same way to reproduce its numbers on such
+//! rows (DeepKE's generator ends every row with eos, so this rarely matters).
 //!
 //! Unlike DeepKE, a metric with no rows reports `em = 0` (Python raises `ZeroDivisionError`).
 //! Note also that DeepKE drops entity-free sentences before evaluation (spec §13.9); this
@@ -76,14 +80,7 @@ impl Seq2SeqSpanMetric {
 
     /// A metric for `num_labels` entity types (labels are `2..num_labels+2`).
     pub fn new(num_labels: usize) -> Self {
-        Self {
-            num_labels,
-            tp: 0,
-            fp: 0,
-            fn_: 0,
-            em: 0,
-            total: 0,
-        }
+        Self { num_labels, tp: 0, fp: 0, fn_: 0, em: 0, total: 0 }
     }
 
     /// The first pointer index, `num_labels + 2` (DeepKE's `word_start_index`).
@@ -138,11 +135,7 @@ impl Seq2SeqSpanMetric {
         let pre = tp / (fp + tp + 1e-13);
         let rec = tp / (fn_ + tp + 1e-13);
         let f = 2.0 * pre * rec / (pre + rec + 1e-13);
-        let em = if self.total == 0 {
-            0.0
-        } else {
-            self.em as f64 / self.total as f64
-        };
+        let em = if self.total == 0 { 0.0 } else { self.em as f64 / self.total as f64 };
         DeepKeScores {
             f: round4(f) * 100.0,
             rec: round4(rec) * 100.0,
@@ -170,17 +163,11 @@ fn word_start_index(num_labels: usize) -> u32 {
 fn effective(row: &[u32], eos: u32) -> (isize, &[u32]) {
     // `pred.flip(1).eq(eos).cumsum(1)`, flipped back and compared with its last column, is true
     // exactly at positions 0..=first eos; without eos at every position.
-    let count = row
-        .iter()
-        .position(|&t| t == eos)
-        .map_or(row.len(), |i| i + 1);
+    let count = row.iter().position(|&t| t == eos).map_or(row.len(), |i| i + 1);
     let n = count as isize - 2;
     let rest = row.get(1..).unwrap_or(&[]);
-    let keep = if n >= 0 {
-        (n as usize).min(rest.len())
-    } else {
-        rest.len().saturating_sub(n.unsigned_abs())
-    };
+    let keep =
+        if n >= 0 { (n as usize).min(rest.len()) } else { rest.len().saturating_sub(n.unsigned_abs()) };
     (n, &rest[..keep])
 }
 
@@ -230,25 +217,14 @@ mod tests {
     fn worked_example_is_an_exact_match() {
         let gold = [0, 7, 8, 3, 11, 12, 2, 1];
         assert_eq!(effective_tokens(&gold, 1), &[7, 8, 3, 11, 12, 2]);
-        assert_eq!(
-            parse_tuples(effective_tokens(&gold, 1), 6),
-            vec![vec![7, 8, 3], vec![11, 12, 2]]
-        );
+        assert_eq!(parse_tuples(effective_tokens(&gold, 1), 6), vec![vec![7, 8, 3], vec![11, 12, 2]]);
         let mut m = Seq2SeqSpanMetric::new(C);
         assert_eq!(m.word_start_index(), 6);
         // Padding after eos (pad = 1) and a second eos do not matter.
         m.add(&[0, 7, 8, 3, 11, 12, 2, 1, 1, 9, 1], &gold);
         assert_eq!(m.counts(), (2, 0, 0));
         assert_eq!(m.exact_matches(), (1, 1));
-        assert_eq!(
-            m.metric(),
-            DeepKeScores {
-                f: 100.0,
-                rec: 100.0,
-                pre: 100.0,
-                em: 1.0
-            }
-        );
+        assert_eq!(m.metric(), DeepKeScores { f: 100.0, rec: 100.0, pre: 100.0, em: 1.0 });
     }
 
     #[test]
@@ -293,10 +269,7 @@ mod tests {
     #[test]
     fn hand_computed_metric() {
         let mut m = Seq2SeqSpanMetric::new(C);
-        m.add(
-            &[0, 7, 8, 3, 7, 8, 3, 12, 11, 2, 9, 1],
-            &[0, 7, 8, 3, 11, 2, 1],
-        );
+        m.add(&[0, 7, 8, 3, 7, 8, 3, 12, 11, 2, 9, 1], &[0, 7, 8, 3, 11, 2, 1]);
         assert_eq!(m.counts(), (1, 0, 1));
         m.add(&[0, 4, 7, 3, 1, 1], &[0, 7, 2, 1]);
         assert_eq!(m.counts(), (1, 1, 2));
@@ -316,11 +289,7 @@ mod tests {
     fn explicit_target_span_and_reset() {
         let mut m = Seq2SeqSpanMetric::new(C);
         // Duplicated gold tuples count once too (DeepKE turns them into dict keys).
-        m.add_with_target_span(
-            &[0, 7, 2, 1],
-            &[0, 7, 2, 1],
-            &[vec![7, 2], vec![7, 2], vec![9, 3]],
-        );
+        m.add_with_target_span(&[0, 7, 2, 1], &[0, 7, 2, 1], &[vec![7, 2], vec![7, 2], vec![9, 3]]);
         assert_eq!(m.counts(), (1, 0, 1));
         let s = m.take_metric();
         assert_eq!(s.pre, 100.0);
@@ -352,5 +321,8 @@ mod tests {
         assert_eq!(round4(0.81235), 0.8124);
         assert_eq!(round4(1.0), 1.0);
         assert_eq!(round4(0.0), 0.0);
+        // And `* 100` is a float product, as in Python: round(0.00071, 4) * 100.
+        assert_eq!(round4(0.00071) * 100.0, 0.06999999999999999);
+        assert_eq!(round4(0.81234) * 100.0, 81.23);
     }
 }

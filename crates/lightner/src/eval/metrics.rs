@@ -76,7 +76,7 @@ pub struct Scores {
     /// `tp / support` (0 if there is no gold entity); averaged likewise.
     pub recall: f64,
     /// Harmonic mean of precision and recall (0 if both are 0); for macro/weighted, the average
-    /// of the per-type F1s (not the F1 of the averaged precision and recall, as in seqeval).
+    /// of the per-type F1s, as seqeval does (not the F1 of the averaged precision and recall).
     pub f1: f64,
     /// Number of gold entities (for averages: over all types, as seqeval reports it).
     pub support: usize,
@@ -106,10 +106,8 @@ impl Report {
     /// The report for per-type counts (types with all counts 0 are kept as rows, but
     /// [`Evaluator`] never produces them) over `sentences` sentences.
     pub fn from_counts(counts: &BTreeMap<String, Counts>, sentences: usize) -> Self {
-        let per_type: BTreeMap<String, Scores> = counts
-            .iter()
-            .map(|(ty, c)| (ty.clone(), c.scores()))
-            .collect();
+        let per_type: BTreeMap<String, Scores> =
+            counts.iter().map(|(ty, c)| (ty.clone(), c.scores())).collect();
         let mut total = Counts::default();
         for c in counts.values() {
             total += *c;
@@ -117,17 +115,9 @@ impl Report {
         let micro = total.scores();
         let rows: Vec<&Scores> = per_type.values().collect();
         let column = |get: fn(&Scores) -> f64| rows.iter().map(|s| get(s)).collect::<Vec<f64>>();
-        let (p, r, f) = (
-            column(|s| s.precision),
-            column(|s| s.recall),
-            column(|s| s.f1),
-        );
-        let mut macro_avg = Scores {
-            support: total.n_gold,
-            predicted: total.n_pred,
-            tp: total.tp,
-            ..Scores::default()
-        };
+        let (p, r, f) = (column(|s| s.precision), column(|s| s.recall), column(|s| s.f1));
+        let mut macro_avg =
+            Scores { support: total.n_gold, predicted: total.n_pred, tp: total.tp, ..Scores::default() };
         let mut weighted = macro_avg;
         if !rows.is_empty() {
             // `np.average(x)` is `x.mean()`: numpy's sum, then one division by the count.
@@ -148,13 +138,7 @@ impl Report {
             weighted.recall = weigh(&r);
             weighted.f1 = weigh(&f);
         }
-        Self {
-            per_type,
-            micro,
-            macro_avg,
-            weighted,
-            sentences,
-        }
+        Self { per_type, micro, macro_avg, weighted, sentences }
     }
 }
 
@@ -224,22 +208,14 @@ pub fn evaluate<'a>(pairs: impl IntoIterator<Item = (&'a [Span], &'a [Span])>) -
 
 /// `num / den` as seqeval's `_prf_divide` with `zero_division="warn"`: 0 when `den` is 0.
 fn divide(num: usize, den: usize) -> f64 {
-    if den == 0 {
-        0.0
-    } else {
-        num as f64 / den as f64
-    }
+    if den == 0 { 0.0 } else { num as f64 / den as f64 }
 }
 
 /// F1 as seqeval computes it: `(1 + β²)·p·r / (β²·p + r)` with β = 1, evaluated left to right,
 /// and a zero denominator replaced by 1 (which gives 0, since then p = r = 0).
 fn f1(p: f64, r: f64) -> f64 {
     let denom = p + r;
-    if denom == 0.0 {
-        0.0
-    } else {
-        2.0 * p * r / denom
-    }
+    if denom == 0.0 { 0.0 } else { 2.0 * p * r / denom }
 }
 
 /// The sum numpy computes for a contiguous `float64` array (`np.add.reduce`): pairwise
@@ -289,27 +265,14 @@ mod tests {
     fn seqeval_docstring_example() {
         let gold = [vec![sp(3, 6, "MISC")], vec![sp(0, 2, "PER")]];
         let pred = [vec![sp(2, 6, "MISC")], vec![sp(0, 2, "PER")]];
-        let r = evaluate(
-            gold.iter()
-                .map(Vec::as_slice)
-                .zip(pred.iter().map(Vec::as_slice)),
-        );
+        let r = evaluate(gold.iter().map(Vec::as_slice).zip(pred.iter().map(Vec::as_slice)));
         assert_eq!(r.per_type.len(), 2);
         let misc = r.per_type["MISC"];
-        assert_eq!(
-            (misc.precision, misc.recall, misc.f1, misc.support),
-            (0.0, 0.0, 0.0, 1)
-        );
+        assert_eq!((misc.precision, misc.recall, misc.f1, misc.support), (0.0, 0.0, 0.0, 1));
         let per = r.per_type["PER"];
-        assert_eq!(
-            (per.precision, per.recall, per.f1, per.support),
-            (1.0, 1.0, 1.0, 1)
-        );
+        assert_eq!((per.precision, per.recall, per.f1, per.support), (1.0, 1.0, 1.0, 1));
         for avg in [r.micro, r.macro_avg, r.weighted] {
-            assert_eq!(
-                (avg.precision, avg.recall, avg.f1, avg.support),
-                (0.5, 0.5, 0.5, 2)
-            );
+            assert_eq!((avg.precision, avg.recall, avg.f1, avg.support), (0.5, 0.5, 0.5, 2));
         }
         assert_eq!(r.sentences, 2);
     }
@@ -329,11 +292,7 @@ mod tests {
     ///   p (0·1 + 0·0 + 2/3·2)/3 = 4/9, r 2/3, f1 1.6/3
     #[test]
     fn hand_computed_report() {
-        let gold = [
-            vec![sp(0, 2, "PER"), sp(3, 4, "LOC")],
-            vec![sp(1, 2, "PER")],
-            vec![],
-        ];
+        let gold = [vec![sp(0, 2, "PER"), sp(3, 4, "LOC")], vec![sp(1, 2, "PER")], vec![]];
         let pred = [
             vec![sp(0, 2, "PER"), sp(2, 4, "LOC")],
             vec![sp(1, 2, "PER"), sp(0, 1, "ORG")],
@@ -343,37 +302,17 @@ mod tests {
         for (g, p) in gold.iter().zip(&pred) {
             ev.add(g, p);
         }
-        assert_eq!(
-            ev.counts()["PER"],
-            Counts {
-                tp: 2,
-                n_pred: 3,
-                n_gold: 2
-            }
-        );
-        assert_eq!(
-            ev.counts()["ORG"],
-            Counts {
-                tp: 0,
-                n_pred: 1,
-                n_gold: 0
-            }
-        );
+        assert_eq!(ev.counts()["PER"], Counts { tp: 2, n_pred: 3, n_gold: 2 });
+        assert_eq!(ev.counts()["ORG"], Counts { tp: 0, n_pred: 1, n_gold: 0 });
         let r = ev.report();
         assert_eq!(r.per_type.keys().collect::<Vec<_>>(), ["LOC", "ORG", "PER"]);
         let per = r.per_type["PER"];
         assert!(close(per.precision, 2.0 / 3.0) && close(per.recall, 1.0) && close(per.f1, 0.8));
         assert_eq!((per.support, per.predicted, per.tp), (2, 3, 2));
         let loc = r.per_type["LOC"];
-        assert_eq!(
-            (loc.precision, loc.recall, loc.f1, loc.support),
-            (0.0, 0.0, 0.0, 1)
-        );
+        assert_eq!((loc.precision, loc.recall, loc.f1, loc.support), (0.0, 0.0, 0.0, 1));
         let org = r.per_type["ORG"];
-        assert_eq!(
-            (org.precision, org.recall, org.f1, org.support),
-            (0.0, 0.0, 0.0, 0)
-        );
+        assert_eq!((org.precision, org.recall, org.f1, org.support), (0.0, 0.0, 0.0, 0));
         assert_eq!(org.predicted, 1);
         let m = r.micro;
         assert!(close(m.precision, 0.4) && close(m.recall, 2.0 / 3.0) && close(m.f1, 0.5));
@@ -394,23 +333,9 @@ mod tests {
         let pred = [sp(0, 1, "A"), sp(0, 1, "A"), sp(1, 2, "A"), sp(1, 2, "A")];
         let mut ev = Evaluator::new();
         ev.add(&gold, &pred);
-        assert_eq!(
-            ev.counts()["A"],
-            Counts {
-                tp: 1,
-                n_pred: 2,
-                n_gold: 1
-            }
-        );
+        assert_eq!(ev.counts()["A"], Counts { tp: 1, n_pred: 2, n_gold: 1 });
         ev.add(&gold, &pred);
-        assert_eq!(
-            ev.counts()["A"],
-            Counts {
-                tp: 2,
-                n_pred: 4,
-                n_gold: 2
-            }
-        );
+        assert_eq!(ev.counts()["A"], Counts { tp: 2, n_pred: 4, n_gold: 2 });
     }
 
     #[test]
@@ -434,43 +359,13 @@ mod tests {
         }
         // Predictions only: precision 0/1, recall 0/0; weighted has total support 0.
         let r = evaluate([(&[][..], &[sp(0, 1, "X")][..])]);
-        assert_eq!(
-            r.micro,
-            Scores {
-                predicted: 1,
-                ..Scores::default()
-            }
-        );
-        assert_eq!(
-            r.weighted,
-            Scores {
-                predicted: 1,
-                ..Scores::default()
-            }
-        );
-        assert_eq!(
-            r.macro_avg,
-            Scores {
-                predicted: 1,
-                ..Scores::default()
-            }
-        );
+        assert_eq!(r.micro, Scores { predicted: 1, ..Scores::default() });
+        assert_eq!(r.weighted, Scores { predicted: 1, ..Scores::default() });
+        assert_eq!(r.macro_avg, Scores { predicted: 1, ..Scores::default() });
         // Gold only: recall 0/1, precision 0/0.
         let r = evaluate([(&[sp(0, 1, "X")][..], &[][..])]);
-        assert_eq!(
-            r.per_type["X"],
-            Scores {
-                support: 1,
-                ..Scores::default()
-            }
-        );
-        assert_eq!(
-            r.weighted,
-            Scores {
-                support: 1,
-                ..Scores::default()
-            }
-        );
+        assert_eq!(r.per_type["X"], Scores { support: 1, ..Scores::default() });
+        assert_eq!(r.weighted, Scores { support: 1, ..Scores::default() });
     }
 
     #[test]

@@ -15,12 +15,7 @@ impl Report {
     /// here the type rows are then simply absent).
     pub fn table(&self) -> String {
         // seqeval: width = max(longest type name, len("weighted avg"), digits), in characters.
-        let name_width = self
-            .per_type
-            .keys()
-            .map(|k| k.chars().count())
-            .max()
-            .unwrap_or(0);
+        let name_width = self.per_type.keys().map(|k| k.chars().count()).max().unwrap_or(0);
         let width = name_width.max("weighted avg".len()).max(DIGITS);
         let mut out = format!("{:>width$} ", "");
         for h in ["precision", "recall", "f1-score", "support"] {
@@ -28,11 +23,7 @@ impl Report {
         }
         out.push_str("\n\n");
         // seqeval joins rows with '\n'; its blank rows are empty strings.
-        let mut rows: Vec<String> = self
-            .per_type
-            .iter()
-            .map(|(ty, s)| row(ty, s, width))
-            .collect();
+        let mut rows: Vec<String> = self.per_type.iter().map(|(ty, s)| row(ty, s, width)).collect();
         rows.push(String::new());
         rows.push(row("micro avg", &self.micro, width));
         rows.push(row("macro avg", &self.macro_avg, width));
@@ -71,11 +62,7 @@ mod tests {
             vec![Span::new(0, 2, "PER"), Span::new(3, 4, "LOC")],
             vec![Span::new(0, 1, "MISCELLANEOUS_LONG")],
         ];
-        let r = evaluate(
-            gold.iter()
-                .map(Vec::as_slice)
-                .zip(pred.iter().map(Vec::as_slice)),
-        );
+        let r = evaluate(gold.iter().map(Vec::as_slice).zip(pred.iter().map(Vec::as_slice)));
         let expected = "                    precision    recall  f1-score   support\n\n               LOC     1.0000    1.0000    1.0000         1\nMISCELLANEOUS_LONG     0.0000    0.0000    0.0000         0\n               PER     1.0000    1.0000    1.0000         1\n\n         micro avg     0.6667    1.0000    0.8000         2\n         macro avg     0.6667    0.6667    0.6667         2\n      weighted avg     1.0000    1.0000    1.0000         2\n";
         assert_eq!(r.table(), expected);
         assert_eq!(r.to_string(), expected);

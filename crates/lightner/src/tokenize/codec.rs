@@ -193,9 +193,13 @@ impl Codec {
                 Error::Invalid(format!("entity type {:?} is not in the label set", sp.label))
             })?;
             if sp.end > align.num_words() || sp.is_empty() {
-                return Err(Error::Invalid(format!("span {sp} does not fit a sentence of {} words", align.num_words())));
+                return Err(Error::Invalid(format!(
+                    "span {sp} does not fit a sentence of {} words",
+                    align.num_words()
+                )));
             }
-            let mut tuple: Vec<TargetIdx> = (sp.start..sp.end).map(|k| self.pointer(align.word_start[k])).collect();
+            let mut tuple: Vec<TargetIdx> =
+                (sp.start..sp.end).map(|k| self.pointer(align.word_start[k])).collect();
             tuple.push(self.label(j));
             seq.extend_from_slice(&tuple);
             tuples.push(tuple);
@@ -361,13 +365,25 @@ mod tests {
             // Pointer to the non-initial piece "burn" (pos 3 → 9) is dropped; entity kept.
             (&[0, 7, 9, 3, 1], vec![Span::new(0, 1, "per")], vec![DecodeIssue::NonInitialPiece { at: 2 }]),
             // Pointer past eos, then a label with no words.
-            (&[0, 20, 2, 1], vec![], vec![DecodeIssue::PointerOutOfRange { at: 1 }, DecodeIssue::LabelWithoutWords { at: 2 }]),
+            (
+                &[0, 20, 2, 1],
+                vec![],
+                vec![DecodeIssue::PointerOutOfRange { at: 1 }, DecodeIssue::LabelWithoutWords { at: 2 }],
+            ),
             // Non-monotone pointers.
             (&[0, 8, 7, 3, 1], vec![], vec![DecodeIssue::NonMonotone { at: 3 }]),
             // Gap filled; trailing pointer unclosed; no eos.
-            (&[0, 7, 10, 3, 11], vec![Span::new(0, 3, "per")], vec![DecodeIssue::Gap { at: 3 }, DecodeIssue::MissingEos, DecodeIssue::Unclosed]),
+            (
+                &[0, 7, 10, 3, 11],
+                vec![Span::new(0, 3, "per")],
+                vec![DecodeIssue::Gap { at: 3 }, DecodeIssue::MissingEos, DecodeIssue::Unclosed],
+            ),
             // Duplicate and overlap: first wins.
-            (&[0, 11, 2, 11, 2, 11, 12, 3, 1], vec![Span::new(3, 4, "loc")], vec![DecodeIssue::Duplicate { at: 4 }, DecodeIssue::Overlap { at: 7 }]),
+            (
+                &[0, 11, 2, 11, 2, 11, 12, 3, 1],
+                vec![Span::new(3, 4, "loc")],
+                vec![DecodeIssue::Duplicate { at: 4 }, DecodeIssue::Overlap { at: 7 }],
+            ),
             // Anything after the first eos is ignored.
             (&[0, 1, 7, 3], vec![], vec![]),
             // Stray bos discards the buffer.
@@ -382,7 +398,8 @@ mod tests {
     #[test]
     fn decoder_inputs_map_labels_pointers_and_pad_after_eos() {
         let (align, _, codec) = example();
-        let special = SpecialIds { bos: TokenId(100), eos: TokenId(102), pad: TokenId(101), unk: TokenId(103) };
+        let special =
+            SpecialIds { bos: TokenId(100), eos: TokenId(102), pad: TokenId(101), unk: TokenId(103) };
         let labels = [TokenId(50), TokenId(51), TokenId(52), TokenId(53)];
         let ids: Vec<TokenId> = (0..8).map(|i| TokenId(200 + i)).collect();
         let out = codec.decoder_input_ids(&t(&[0, 7, 3, 1, 1, 1]), &ids, &labels, special);

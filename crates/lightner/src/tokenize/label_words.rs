@@ -62,7 +62,10 @@ impl LabelWords {
                     })
                     .collect::<Result<Vec<_>>>()?;
                 if let Some(j) = pieces.iter().position(Vec::is_empty) {
-                    return Err(Error::Invalid(format!("label word {:?} tokenizes to nothing", labels.labels()[j].word)));
+                    return Err(Error::Invalid(format!(
+                        "label word {:?} tokenizes to nothing",
+                        labels.labels()[j].word
+                    )));
                 }
                 let input_ids = pieces.iter().map(|p| p[0]).collect();
                 Ok(Self { mode, pieces, input_ids, init_pieces: vec![], new_rows: 0 })

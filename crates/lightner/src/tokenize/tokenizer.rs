@@ -73,8 +73,13 @@ impl WordTokenizer {
         } else if wp.exists() {
             let model = WordPiece::from_file(&wp.to_string_lossy()).build().map_err(|e| tok_err(&wp, e))?;
             let mut t = Tokenizer::new(model);
-            t.with_normalizer(Some(tokenizers::normalizers::bert::BertNormalizer::new(true, true, None, lowercase_hint(dir))))
-                .map_err(|e| tok_err(&wp, e))?;
+            t.with_normalizer(Some(tokenizers::normalizers::bert::BertNormalizer::new(
+                true,
+                true,
+                None,
+                lowercase_hint(dir),
+            )))
+            .map_err(|e| tok_err(&wp, e))?;
             t.with_pre_tokenizer(Some(tokenizers::pre_tokenizers::bert::BertPreTokenizer));
             t
         } else {
