@@ -19,6 +19,7 @@ pub mod data;
 pub mod error;
 pub mod eval;
 pub mod io;
+pub mod model;
 pub mod tokenize;
 
 pub use error::{Error, Result};

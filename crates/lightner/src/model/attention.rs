@@ -1,0 +1,96 @@
+//! Multi-head attention with an optional *prefix*: prompt keys and values that are prepended to
+//! the projected ones, never projected themselves and never masked (spec §5.3, HF BART's
+//! `BartAttention` as modified by DeepKE's modeling_bart.py).
+
+use super::layers::{Linear, load_linear};
+use super::weights::Weights;
+use crate::error::Result;
+use burn::module::Module;
+use burn::tensor::activation::softmax;
+use burn::tensor::{Bool, Device, Tensor};
+
+/// Per-layer prompt keys and values, `[B or 1, H, L, d_h]`.
+#[derive(Debug, Clone)]
+pub struct Prefix {
+    /// Keys.
+    pub key: Tensor<4>,
+    /// Values.
+    pub value: Tensor<4>,
+}
+
+/// The four projections of one attention block, named as in the checkpoint.
+#[derive(Module, Debug)]
+pub struct Attention {
+    q_proj: Linear,
+    k_proj: Linear,
+    v_proj: Linear,
+    out_proj: Linear,
+    heads: usize,
+}
+
+impl Attention {
+    /// Loads `{prefix}.{q,k,v,out}_proj`.
+    pub fn load(w: &Weights, prefix: &str, d: usize, heads: usize, device: &Device) -> Result<Self> {
+        Ok(Self {
+            q_proj: load_linear(w, &format!("{prefix}.q_proj"), d, d, device)?,
+            k_proj: load_linear(w, &format!("{prefix}.k_proj"), d, d, device)?,
+            v_proj: load_linear(w, &format!("{prefix}.v_proj"), d, d, device)?,
+            out_proj: load_linear(w, &format!("{prefix}.out_proj"), d, d, device)?,
+            heads,
+        })
+    }
+
+    /// `[B, T, d]` → `[B, H, T, d_h]`.
+    fn split(&self, x: Tensor<3>) -> Tensor<4> {
+        let [b, t, d] = x.dims();
+        x.reshape([b, t, self.heads, d / self.heads]).swap_dims(1, 2)
+    }
+
+    /// Projected keys and values of `z` (`[B, S, d]`), each `[B, H, S, d_h]`.
+    pub fn key_value(&self, z: Tensor<3>) -> (Tensor<4>, Tensor<4>) {
+        (self.split(self.k_proj.forward(z.clone())), self.split(self.v_proj.forward(z)))
+    }
+
+    /// Prepends a prefix (broadcast over the batch) to projected keys/values.
+    pub fn with_prefix(prefix: Option<&Prefix>, k: Tensor<4>, v: Tensor<4>) -> (Tensor<4>, Tensor<4>) {
+        match prefix {
+            None => (k, v),
+            Some(p) => {
+                let [b, h, _, dh] = k.dims();
+                let l = p.key.dims()[2];
+                let pk = p.key.clone().expand([b, h, l, dh]);
+                let pv = p.value.clone().expand([b, h, l, dh]);
+                (Tensor::cat(vec![pk, k], 2), Tensor::cat(vec![pv, v], 2))
+            }
+        }
+    }
+
+    /// Attention of queries `x` (`[B, T, d]`) over full keys/values `[B, H, K, d_h]` (prefix
+    /// included). `mask` (`[B, 1, T or 1, K]`, true = hidden) must leave each row a visible key.
+    pub fn attend(
+        &self,
+        x: Tensor<3>,
+        k: Tensor<4>,
+        v: Tensor<4>,
+        mask: Option<Tensor<4, Bool>>,
+    ) -> Tensor<3> {
+        let [b, t, d] = x.dims();
+        let dh = d / self.heads;
+        let q = self.split(self.q_proj.forward(x)).mul_scalar((dh as f64).powf(-0.5));
+        let mut scores = q.matmul(k.swap_dims(2, 3));
+        if let Some(m) = mask {
+            // The dtype minimum (as HF) rather than -inf: a fully hidden row would give a uniform
+            // distribution instead of NaN.
+            scores = scores.mask_fill(m, f32::MIN);
+        }
+        let ctx = softmax(scores, 3).matmul(v);
+        self.out_proj.forward(ctx.swap_dims(1, 2).reshape([b, t, d]))
+    }
+}
+
+impl Attention {
+    /// Number of heads.
+    pub fn heads(&self) -> usize {
+        self.heads
+    }
+}

@@ -1,0 +1,398 @@
+//! BART (Lewis et al., 2020) as HF transformers 4.26 `modeling_bart.py` computes it: a shared token
+//! embedding (times `embed_scale`), learned positions with offset 2, `layernorm_embedding`, and
+//! post-LayerNorm encoder and decoder layers with exact GELU — plus the per-layer prefixes that
+//! LightNER adds to every attention (spec §5.1, §5.3). Field names follow the checkpoint's.
+//!
+//! Masks are boolean, true = hidden. Prefix columns are never hidden and positions are never
+//! shifted by the prefix (§5.3).
+
+use super::attention::{Attention, Prefix};
+use super::config::BartConfig;
+use super::layers::{Linear, frozen, load_layer_norm, load_linear};
+use super::weights::Weights;
+use crate::error::Result;
+use burn::module::{Module, Param};
+use burn::nn::LayerNorm;
+use burn::tensor::activation::gelu;
+use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
+
+/// The frozen backbone.
+#[derive(Module, Debug)]
+pub struct Bart {
+    /// The shared token embedding `[V, d]`.
+    pub shared: Param<Tensor<2>>,
+    /// The encoder stack.
+    pub encoder: Encoder,
+    /// The decoder stack.
+    pub decoder: Decoder,
+    embed_scale: f64,
+}
+
+/// Encoder stack.
+#[derive(Module, Debug)]
+pub struct Encoder {
+    embed_positions: Param<Tensor<2>>,
+    layernorm_embedding: LayerNorm,
+    layers: Vec<EncoderLayer>,
+    offset: usize,
+}
+
+/// Decoder stack.
+#[derive(Module, Debug)]
+pub struct Decoder {
+    embed_positions: Param<Tensor<2>>,
+    layernorm_embedding: LayerNorm,
+    layers: Vec<DecoderLayer>,
+    offset: usize,
+}
+
+#[derive(Module, Debug)]
+struct EncoderLayer {
+    self_attn: Attention,
+    self_attn_layer_norm: LayerNorm,
+    fc1: Linear,
+    fc2: Linear,
+    final_layer_norm: LayerNorm,
+}
+
+#[derive(Module, Debug)]
+struct DecoderLayer {
+    self_attn: Attention,
+    self_attn_layer_norm: LayerNorm,
+    encoder_attn: Attention,
+    encoder_attn_layer_norm: LayerNorm,
+    fc1: Linear,
+    fc2: Linear,
+    final_layer_norm: LayerNorm,
+}
+
+/// One decoder layer's cache: self-attention keys/values so far (prefix first), and the
+/// cross-attention keys/values (prefix ⊕ projected encoder states), computed once.
+#[derive(Debug, Clone)]
+pub struct LayerCache {
+    /// `None` until the first token when there is no prefix (zero-length tensors are avoided).
+    self_k: Option<Tensor<4>>,
+    self_v: Option<Tensor<4>>,
+    cross_k: Tensor<4>,
+    cross_v: Tensor<4>,
+}
+
+/// The decoder's state during incremental decoding.
+#[derive(Debug, Clone)]
+pub struct DecoderCache {
+    layers: Vec<LayerCache>,
+    /// `[B, 1, 1, L + S]`: the source padding, behind the (never hidden) prefix columns.
+    cross_mask: Tensor<4, Bool>,
+    /// Tokens consumed so far (the next token's position).
+    pub pos: usize,
+}
+
+impl DecoderCache {
+    /// Keeps the batch rows `idx` (in that order), for beam search and finished rows.
+    pub fn select(&self, idx: Tensor<1, Int>) -> Self {
+        let sel = |t: &Tensor<4>| t.clone().select(0, idx.clone());
+        let sel_opt = |t: &Option<Tensor<4>>| t.as_ref().map(sel);
+        Self {
+            layers: self
+                .layers
+                .iter()
+                .map(|l| LayerCache {
+                    self_k: sel_opt(&l.self_k),
+                    self_v: sel_opt(&l.self_v),
+                    cross_k: sel(&l.cross_k),
+                    cross_v: sel(&l.cross_v),
+                })
+                .collect(),
+            cross_mask: self.cross_mask.clone().select(0, idx),
+            pos: self.pos,
+        }
+    }
+}
+
+fn ffn(fc1: &Linear, fc2: &Linear, x: Tensor<3>) -> Tensor<3> {
+    fc2.forward(gelu(fc1.forward(x)))
+}
+
+/// `[B, L]` of false followed by `pad` (`[B, K]`), as `[B, 1, 1, L + K]`.
+pub fn prefixed_key_mask(pad: Tensor<2, Bool>, prefix_len: usize) -> Tensor<4, Bool> {
+    let [b, k] = pad.dims();
+    let m = if prefix_len == 0 {
+        pad
+    } else {
+        let zeros = Tensor::<2, Bool>::from_data(
+            TensorData::new(vec![false; b * prefix_len], [b, prefix_len]),
+            &pad.device(),
+        );
+        Tensor::cat(vec![zeros, pad], 1)
+    };
+    m.reshape([b, 1, 1, prefix_len + k])
+}
+
+impl Bart {
+    /// Loads the backbone from HF-named weights.
+    pub fn load(cfg: &BartConfig, w: &Weights, device: &Device) -> Result<Self> {
+        let d = cfg.d_model;
+        let eps = cfg.layer_norm_eps;
+        let positions = cfg.max_position_embeddings + cfg.position_offset;
+        let shared = frozen(w.shared_embedding([cfg.vocab_size, d], device)?);
+        let mut enc_layers = Vec::with_capacity(cfg.encoder_layers);
+        for i in 0..cfg.encoder_layers {
+            let p = format!("encoder.layers.{i}");
+            enc_layers.push(EncoderLayer {
+                self_attn: Attention::load(
+                    w,
+                    &format!("{p}.self_attn"),
+                    d,
+                    cfg.encoder_attention_heads,
+                    device,
+                )?,
+                self_attn_layer_norm: load_layer_norm(
+                    w,
+                    &format!("{p}.self_attn_layer_norm"),
+                    d,
+                    eps,
+                    device,
+                )?,
+                fc1: load_linear(w, &format!("{p}.fc1"), d, cfg.encoder_ffn_dim, device)?,
+                fc2: load_linear(w, &format!("{p}.fc2"), cfg.encoder_ffn_dim, d, device)?,
+                final_layer_norm: load_layer_norm(w, &format!("{p}.final_layer_norm"), d, eps, device)?,
+            });
+        }
+        let mut dec_layers = Vec::with_capacity(cfg.decoder_layers);
+        for i in 0..cfg.decoder_layers {
+            let p = format!("decoder.layers.{i}");
+            let h = cfg.decoder_attention_heads;
+            dec_layers.push(DecoderLayer {
+                self_attn: Attention::load(w, &format!("{p}.self_attn"), d, h, device)?,
+                self_attn_layer_norm: load_layer_norm(
+                    w,
+                    &format!("{p}.self_attn_layer_norm"),
+                    d,
+                    eps,
+                    device,
+                )?,
+                encoder_attn: Attention::load(w, &format!("{p}.encoder_attn"), d, h, device)?,
+                encoder_attn_layer_norm: load_layer_norm(
+                    w,
+                    &format!("{p}.encoder_attn_layer_norm"),
+                    d,
+                    eps,
+                    device,
+                )?,
+                fc1: load_linear(w, &format!("{p}.fc1"), d, cfg.decoder_ffn_dim, device)?,
+                fc2: load_linear(w, &format!("{p}.fc2"), cfg.decoder_ffn_dim, d, device)?,
+                final_layer_norm: load_layer_norm(w, &format!("{p}.final_layer_norm"), d, eps, device)?,
+            });
+        }
+        Ok(Self {
+            shared,
+            encoder: Encoder {
+                embed_positions: frozen(w.backbone(
+                    "encoder.embed_positions.weight",
+                    [positions, d],
+                    device,
+                )?),
+                layernorm_embedding: load_layer_norm(w, "encoder.layernorm_embedding", d, eps, device)?,
+                layers: enc_layers,
+                offset: cfg.position_offset,
+            },
+            decoder: Decoder {
+                embed_positions: frozen(w.backbone(
+                    "decoder.embed_positions.weight",
+                    [positions, d],
+                    device,
+                )?),
+                layernorm_embedding: load_layer_norm(w, "decoder.layernorm_embedding", d, eps, device)?,
+                layers: dec_layers,
+                offset: cfg.position_offset,
+            },
+            embed_scale: if cfg.scale_embedding { (d as f64).sqrt() } else { 1.0 },
+        })
+    }
+
+    /// Raw token embeddings `E[ids]`: no scale, no positions (what the pointer head fuses, §5.5).
+    pub fn token_embeddings(&self, ids: Tensor<2, Int>) -> Tensor<3> {
+        let [b, s] = ids.dims();
+        let e = self.shared.val();
+        let d = e.dims()[1];
+        e.select(0, ids.reshape([b * s])).reshape([b, s, d])
+    }
+
+    fn embed(
+        &self,
+        ids: Tensor<2, Int>,
+        positions: &Param<Tensor<2>>,
+        offset: usize,
+        start: usize,
+    ) -> Tensor<3> {
+        let [b, s] = ids.dims();
+        let x = self.token_embeddings(ids).mul_scalar(self.embed_scale);
+        let pos = positions.val().narrow(0, offset + start, s).unsqueeze_dim::<3>(0);
+        let d = x.dims()[2];
+        x + pos.expand([b, s, d])
+    }
+
+    /// Encoder: `ids` `[B, S]`, `pad` `[B, S]` (true = padding) → `[B, S, d]`. `prefixes`: one per
+    /// layer, or none.
+    pub fn encode(
+        &self,
+        ids: Tensor<2, Int>,
+        pad: Tensor<2, Bool>,
+        prefixes: Option<&[Prefix]>,
+    ) -> Tensor<3> {
+        let enc = &self.encoder;
+        let mut x = enc.layernorm_embedding.forward(self.embed(ids, &enc.embed_positions, enc.offset, 0));
+        let [b, s, _] = x.dims();
+        let plen = prefixes.map_or(0, |p| p[0].key.dims()[2]);
+        let mask = prefixed_key_mask(pad, plen);
+        for (i, layer) in enc.layers.iter().enumerate() {
+            let heads = layer.self_attn_heads();
+            let (k, v) = layer.self_attn.key_value(x.clone());
+            let (k, v) = Attention::with_prefix(prefixes.map(|p| &p[i]), k, v);
+            let m = mask.clone().expand([b, heads, s, plen + s]);
+            let h = layer.self_attn.attend(x.clone(), k, v, Some(m));
+            x = layer.self_attn_layer_norm.forward(x + h);
+            let h = ffn(&layer.fc1, &layer.fc2, x.clone());
+            x = layer.final_layer_norm.forward(x + h);
+        }
+        x
+    }
+
+    /// Teacher-forced decoder: `ids` `[B, T]`, `pad` `[B, T]` (true = padding), encoder states
+    /// `enc` `[B, S, d]` with `src_pad` `[B, S]` → last hidden state `[B, T, d]`.
+    pub fn decode(
+        &self,
+        ids: Tensor<2, Int>,
+        pad: Tensor<2, Bool>,
+        enc: Tensor<3>,
+        src_pad: Tensor<2, Bool>,
+        self_prefixes: Option<&[Prefix]>,
+        cross_prefixes: Option<&[Prefix]>,
+    ) -> Tensor<3> {
+        let dec = &self.decoder;
+        let device = ids.device();
+        let mut x = dec.layernorm_embedding.forward(self.embed(ids, &dec.embed_positions, dec.offset, 0));
+        let [b, t, _] = x.dims();
+        let s = enc.dims()[1];
+        let lp = self_prefixes.map_or(0, |p| p[0].key.dims()[2]);
+        let lc = cross_prefixes.map_or(0, |p| p[0].key.dims()[2]);
+        // Causal: query i hides keys j > i; padding keys are hidden for every query.
+        let causal: Vec<bool> = (0..t * t).map(|k| k % t > k / t).collect();
+        let causal = Tensor::<2, Bool>::from_data(TensorData::new(causal, [t, t]), &device)
+            .reshape([1, 1, t, t])
+            .expand([b, 1, t, t]);
+        let pad_keys = pad.reshape([b, 1, 1, t]).expand([b, 1, t, t]);
+        let own = causal.bool_or(pad_keys);
+        let self_mask = if lp == 0 {
+            own
+        } else {
+            let zeros = Tensor::<4, Bool>::from_data(
+                TensorData::new(vec![false; b * t * lp], [b, 1, t, lp]),
+                &device,
+            );
+            Tensor::cat(vec![zeros, own], 3)
+        };
+        let cross_mask = prefixed_key_mask(src_pad, lc);
+        for (i, layer) in dec.layers.iter().enumerate() {
+            let heads = layer.self_attn_heads();
+            let (k, v) = layer.self_attn.key_value(x.clone());
+            let (k, v) = Attention::with_prefix(self_prefixes.map(|p| &p[i]), k, v);
+            let h = layer.self_attn.attend(
+                x.clone(),
+                k,
+                v,
+                Some(self_mask.clone().expand([b, heads, t, lp + t])),
+            );
+            x = layer.self_attn_layer_norm.forward(x + h);
+            let (k, v) = layer.encoder_attn.key_value(enc.clone());
+            let (k, v) = Attention::with_prefix(cross_prefixes.map(|p| &p[i]), k, v);
+            let h = layer.encoder_attn.attend(
+                x.clone(),
+                k,
+                v,
+                Some(cross_mask.clone().expand([b, heads, t, lc + s])),
+            );
+            x = layer.encoder_attn_layer_norm.forward(x + h);
+            let h = ffn(&layer.fc1, &layer.fc2, x.clone());
+            x = layer.final_layer_norm.forward(x + h);
+        }
+        x
+    }
+
+    /// A decoder cache for incremental decoding: self-attention starts at the prefix,
+    /// cross-attention keys/values (prefix ⊕ encoder) are computed here, once.
+    pub fn start_cache(
+        &self,
+        enc: Tensor<3>,
+        src_pad: Tensor<2, Bool>,
+        self_prefixes: Option<&[Prefix]>,
+        cross_prefixes: Option<&[Prefix]>,
+    ) -> DecoderCache {
+        let lc = cross_prefixes.map_or(0, |p| p[0].key.dims()[2]);
+        let layers = self
+            .decoder
+            .layers
+            .iter()
+            .enumerate()
+            .map(|(i, layer)| {
+                let b = enc.dims()[0];
+                let (self_k, self_v) = match self_prefixes.map(|p| &p[i]) {
+                    Some(p) => {
+                        let [_, h, l, dh] = p.key.dims();
+                        (
+                            Some(p.key.clone().expand([b, h, l, dh])),
+                            Some(p.value.clone().expand([b, h, l, dh])),
+                        )
+                    }
+                    None => (None, None),
+                };
+                let (k, v) = layer.encoder_attn.key_value(enc.clone());
+                let (cross_k, cross_v) = Attention::with_prefix(cross_prefixes.map(|p| &p[i]), k, v);
+                LayerCache { self_k, self_v, cross_k, cross_v }
+            })
+            .collect();
+        DecoderCache { layers, cross_mask: prefixed_key_mask(src_pad, lc), pos: 0 }
+    }
+
+    /// One decoder step: `ids` `[B, 1]` at position `cache.pos` → `[B, 1, d]`, extending the cache.
+    /// Every earlier token is visible, so the self-attention needs no mask.
+    pub fn decode_step(&self, ids: Tensor<2, Int>, cache: &mut DecoderCache) -> Tensor<3> {
+        let dec = &self.decoder;
+        let mut x =
+            dec.layernorm_embedding.forward(self.embed(ids, &dec.embed_positions, dec.offset, cache.pos));
+        let b = x.dims()[0];
+        for (layer, c) in dec.layers.iter().zip(cache.layers.iter_mut()) {
+            let heads = layer.self_attn_heads();
+            let (k, v) = layer.self_attn.key_value(x.clone());
+            let grow = |old: &Option<Tensor<4>>, new: Tensor<4>| match old {
+                Some(o) => Tensor::cat(vec![o.clone(), new], 2),
+                None => new,
+            };
+            let (sk, sv) = (grow(&c.self_k, k), grow(&c.self_v, v));
+            c.self_k = Some(sk.clone());
+            c.self_v = Some(sv.clone());
+            let h = layer.self_attn.attend(x.clone(), sk, sv, None);
+            x = layer.self_attn_layer_norm.forward(x + h);
+            let kc = c.cross_k.dims()[2];
+            let m = cache.cross_mask.clone().expand([b, heads, 1, kc]);
+            let h = layer.encoder_attn.attend(x.clone(), c.cross_k.clone(), c.cross_v.clone(), Some(m));
+            x = layer.encoder_attn_layer_norm.forward(x + h);
+            let h = ffn(&layer.fc1, &layer.fc2, x.clone());
+            x = layer.final_layer_norm.forward(x + h);
+        }
+        cache.pos += 1;
+        x
+    }
+}
+
+impl EncoderLayer {
+    fn self_attn_heads(&self) -> usize {
+        self.self_attn.heads()
+    }
+}
+
+impl DecoderLayer {
+    fn self_attn_heads(&self) -> usize {
+        self.self_attn.heads()
+    }
+}

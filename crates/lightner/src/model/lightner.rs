@@ -1,0 +1,179 @@
+//! The LightNER model: a frozen [`Bart`], the trainable prompts and head parameters, and the
+//! pointer head. Tensors in, tensors out: batches are built by the caller.
+
+use super::attention::Prefix;
+use super::bart::{Bart, DecoderCache};
+use super::pointer::{HeadParams, PointerHead};
+use super::prompt::Prompts;
+use burn::module::Module;
+use burn::tensor::activation::log_softmax;
+use burn::tensor::{Bool, Int, Tensor, TensorData};
+
+/// Everything that trains (and nothing of the backbone).
+#[derive(Module, Debug)]
+pub struct Trainable {
+    /// The three prompt generators (`None`: plain BARTNER without prompts).
+    pub prompts: Option<Prompts>,
+    /// Label weights and learnt α.
+    pub head: HeadParams,
+}
+
+/// A model batch.
+#[derive(Debug, Clone)]
+pub struct Batch {
+    /// Source ids `[B, S]`.
+    pub src_ids: Tensor<2, Int>,
+    /// Source padding `[B, S]` (true = padding).
+    pub src_pad: Tensor<2, Bool>,
+    /// Positions no pointer may address `[B, S]`.
+    pub invalid: Tensor<2, Bool>,
+    /// Decoder input ids `[B, T]` (teacher forcing).
+    pub dec_ids: Tensor<2, Int>,
+    /// Decoder padding `[B, T]`.
+    pub dec_pad: Tensor<2, Bool>,
+    /// Target indices `[B, T]`: what each decoder position must predict.
+    pub targets: Tensor<2, Int>,
+    /// 1 where a target is supervised, 0 elsewhere `[B, T]`.
+    pub target_mask: Tensor<2>,
+}
+
+/// What a teacher-forced pass produces.
+#[derive(Debug, Clone)]
+pub struct Forward {
+    /// Encoder last hidden state `[B, S, d]`.
+    pub encoder: Tensor<3>,
+    /// Decoder last hidden state `[B, T, d]`.
+    pub decoder: Tensor<3>,
+    /// Logits `[B, T, C + 2 + S]`.
+    pub logits: Tensor<3>,
+}
+
+/// The model.
+#[derive(Debug)]
+pub struct LightNer {
+    /// The frozen backbone.
+    pub bart: Bart,
+    /// The trainable parts.
+    pub trainable: Trainable,
+    /// The head's settings.
+    pub head: PointerHead,
+}
+
+/// The per-use prefixes of one forward pass.
+pub struct PrefixSet {
+    /// Encoder self-attention, per layer.
+    pub encoder_self: Vec<Prefix>,
+    /// Decoder self-attention, per layer.
+    pub decoder_self: Vec<Prefix>,
+    /// Cross-attention, per layer.
+    pub cross: Vec<Prefix>,
+}
+
+impl LightNer {
+    /// Generates the prefixes (once per forward pass; identical for every sentence).
+    pub fn prefixes(&self) -> Option<PrefixSet> {
+        self.trainable.prompts.as_ref().map(|p| PrefixSet {
+            encoder_self: p.encoder_self.prefixes(),
+            decoder_self: p.decoder_self.prefixes(),
+            cross: p.cross.prefixes(),
+        })
+    }
+
+    /// Teacher-forced forward pass.
+    pub fn forward(&self, batch: &Batch) -> Forward {
+        let pre = self.prefixes();
+        let encoder = self.bart.encode(
+            batch.src_ids.clone(),
+            batch.src_pad.clone(),
+            pre.as_ref().map(|p| p.encoder_self.as_slice()),
+        );
+        let decoder = self.bart.decode(
+            batch.dec_ids.clone(),
+            batch.dec_pad.clone(),
+            encoder.clone(),
+            batch.src_pad.clone(),
+            pre.as_ref().map(|p| p.decoder_self.as_slice()),
+            pre.as_ref().map(|p| p.cross.as_slice()),
+        );
+        let logits = self.head.logits(
+            &self.bart,
+            &self.trainable.head,
+            decoder.clone(),
+            encoder.clone(),
+            batch.src_ids.clone(),
+            batch.invalid.clone(),
+        );
+        Forward { encoder, decoder, logits }
+    }
+
+    /// Token-mean cross-entropy over the supervised targets of the whole batch (spec §6.1).
+    pub fn loss(logits: Tensor<3>, targets: Tensor<2, Int>, mask: Tensor<2>) -> Tensor<1> {
+        let [b, t, _] = logits.dims();
+        let logp = log_softmax(logits, 2).gather(2, targets.reshape([b, t, 1])).reshape([b, t]);
+        let n = mask.clone().sum();
+        (logp * mask).sum().neg() / n
+    }
+
+    /// Greedy decoding with the KV cache (spec §7.1–7.2, without the growing-prompt bug): each row
+    /// stops at its first eos or is forced to eos at `max_len[b]` (lengths count the leading bos).
+    /// `to_input(b, y)` maps a generated target index of row b to the decoder's next input id.
+    /// Returns the target-space rows, bos first, padded with eos (1) after each row's eos.
+    pub fn greedy(
+        &self,
+        src_ids: Tensor<2, Int>,
+        src_pad: Tensor<2, Bool>,
+        invalid: Tensor<2, Bool>,
+        max_len: &[usize],
+        to_input: impl Fn(usize, u32) -> u32,
+        bos_id: u32,
+    ) -> Vec<Vec<u32>> {
+        let device = src_ids.device();
+        let b = max_len.len();
+        let pre = self.prefixes();
+        let enc = self.bart.encode(
+            src_ids.clone(),
+            src_pad.clone(),
+            pre.as_ref().map(|p| p.encoder_self.as_slice()),
+        );
+        let mut cache: DecoderCache = self.bart.start_cache(
+            enc.clone(),
+            src_pad,
+            pre.as_ref().map(|p| p.decoder_self.as_slice()),
+            pre.as_ref().map(|p| p.cross.as_slice()),
+        );
+        let limit = max_len.iter().copied().max().unwrap_or(1);
+        let mut rows: Vec<Vec<u32>> = vec![vec![0]; b];
+        let mut done = vec![false; b];
+        let mut inputs: Vec<i64> = vec![bos_id as i64; b];
+        while rows[0].len() < limit && !done.iter().all(|&d| d) {
+            let ids = Tensor::<2, Int>::from_data(TensorData::new(inputs.clone(), [b, 1]), &device);
+            let h = self.bart.decode_step(ids, &mut cache);
+            let logits = self.head.logits(
+                &self.bart,
+                &self.trainable.head,
+                h,
+                enc.clone(),
+                src_ids.clone(),
+                invalid.clone(),
+            );
+            let next: Vec<i64> =
+                logits.argmax(2).into_data().convert::<i64>().try_into_vec::<i64>().unwrap_or_default();
+            let len = rows[0].len();
+            for r in 0..b {
+                let mut y = next[r] as u32;
+                if max_len[r] == len + 1 {
+                    y = 1;
+                }
+                if done[r] {
+                    y = 1;
+                }
+                rows[r].push(y);
+                if y == 1 {
+                    done[r] = true;
+                }
+                inputs[r] = to_input(r, y) as i64;
+            }
+        }
+        rows
+    }
+}

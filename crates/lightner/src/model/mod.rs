@@ -1,0 +1,18 @@
+//! The model in burn: BART with pluggable prompts and the α-fused pointer head. The backbone's
+//! parameters never require gradients; only the prompt generators and head parameters do.
+
+pub mod attention;
+pub mod bart;
+pub mod config;
+pub mod layers;
+pub mod lightner;
+pub mod pointer;
+pub mod prompt;
+pub mod weights;
+
+pub use bart::Bart;
+pub use config::BartConfig;
+pub use lightner::{Batch, Forward, LightNer, Trainable};
+pub use pointer::{HeadParams, LabelScoring, PointerHead};
+pub use prompt::{PromptShape, Prompts};
+pub use weights::Weights;
