@@ -262,3 +262,44 @@ fn extra_cases_from_env_match_deepke() {
         run_case(&c);
     }
 }
+
+/// Label-word initialisation from a copy (§2.1, fixing §13.5): restore the vocabulary rows that
+/// DeepKE's in-place averaging overwrote, recompute the label rows, and compare with the
+/// fixture's means taken from the unmodified embedding.
+#[test]
+fn added_label_rows_are_means_from_an_unmodified_copy() {
+    use lightner::data::LabelSet;
+    use lightner::model::label_init::with_label_rows;
+    use lightner::tokenize::{LabelWordMode, LabelWords, WordTokenizer};
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/parity");
+    let dir = root.join("cases/added_labels");
+    let case: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("case.json")).unwrap()).unwrap();
+    let tok = WordTokenizer::from_dir(&root.join("tokenizer")).unwrap();
+    let words =
+        LabelWords::new(&LabelSet::builtin("conll2003").unwrap(), &tok, LabelWordMode::Added).unwrap();
+    let w = Weights::open(&[dir.join("model/model.safetensors")]).unwrap();
+    let exp = Weights::open(&[dir.join("expected.safetensors")]).unwrap();
+    let (mut emb, shape) = w.raw("shared.weight").unwrap();
+    let d = shape[1];
+    let (before, _) = exp.raw("vocab_rows_before_label_init").unwrap();
+    let rows = case["label_embedding_init"]["vocab_rows_overwritten_by_inplace_bug"].as_array().unwrap();
+    for (k, r) in rows.iter().enumerate() {
+        let r = r.as_u64().unwrap() as usize;
+        emb[r * d..(r + 1) * d].copy_from_slice(&before[k * d..(k + 1) * d]);
+    }
+    // A real backbone has only the tokenizer's V rows; the label rows are appended.
+    let v = tok.vocab_size();
+    emb.truncate(v * d);
+    let device = Device::flex();
+    let t = Tensor::<2>::from_data(TensorData::new(emb.clone(), [v, d]), &device);
+    let out = with_label_rows(t, &words).unwrap();
+    assert_eq!(out.dims(), [v + 4, d]);
+    let out = out.into_data().convert::<f32>().try_into_vec::<f32>().unwrap();
+    let (want, _) = exp.raw("label_embedding_rows_mean_from_unmodified_copy").unwrap();
+    for (j, id) in words.input_ids.iter().enumerate() {
+        let got = &out[id.0 as usize * d..(id.0 as usize + 1) * d];
+        assert!(max_abs_diff(got, &want[j * d..(j + 1) * d]) < 1e-6, "label {j}");
+    }
+    // The vocabulary rows are untouched.
+    assert_eq!(&out[..v * d], &emb[..]);
+}

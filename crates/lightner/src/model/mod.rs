@@ -3,11 +3,14 @@
 
 pub mod attention;
 pub mod bart;
+pub mod batch;
 pub mod config;
+pub mod label_init;
 pub mod layers;
 pub mod lightner;
 pub mod pointer;
 pub mod prompt;
+pub mod random;
 pub mod weights;
 
 pub use bart::Bart;

@@ -32,6 +32,17 @@ impl Weights {
         Ok(w)
     }
 
+    /// Weights held in memory (random backbones, perturbed copies in tests).
+    pub fn from_tensors(tensors: &[super::random::HostTensor]) -> Result<Self> {
+        let bytes = super::random::to_safetensors(tensors);
+        SafeTensors::deserialize(&bytes).map_err(|e| Error::Invalid(format!("in-memory weights: {e}")))?;
+        let mut w = Self { files: vec![(PathBuf::from("<memory>"), bytes)], prefix: String::new() };
+        if w.find("model.shared.weight").is_some() || w.find("model.encoder.embed_tokens.weight").is_some() {
+            w.prefix = "model.".into();
+        }
+        Ok(w)
+    }
+
     fn find(&self, name: &str) -> Option<(&Path, safetensors::tensor::TensorView<'_>)> {
         self.files.iter().find_map(|(p, b)| {
             let st = SafeTensors::deserialize(b).ok()?;

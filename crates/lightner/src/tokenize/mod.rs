@@ -4,12 +4,14 @@
 
 pub mod align;
 pub mod codec;
+pub mod example;
 pub mod ids;
 pub mod label_words;
 pub mod tokenizer;
 
 pub use align::{Alignment, Overlong, OverlongPolicy};
 pub use codec::{Codec, DecodeIssue, Decoded, PointerSpace};
+pub use example::Example;
 pub use ids::{SrcPos, TargetIdx, TokenId};
 pub use label_words::{LabelWordMode, LabelWords};
 pub use tokenizer::{SpecialIds, TokenizerKind, WordTokenizer};
