@@ -60,6 +60,43 @@ pub enum Command {
     /// Score predicted entities against gold ones: per-type precision, recall and F1.
     #[command(after_help = SCORE_EXAMPLES)]
     Score(ScoreArgs),
+    /// Time the model on this machine: forward, prompt-tuning step, greedy decoding.
+    #[command(after_help = BENCH_EXAMPLES)]
+    Bench(BenchArgs),
+}
+
+const BENCH_EXAMPLES: &str = "\
+Examples:
+  lightner bench                       # bart-base shape, random weights, batch 16 x 40
+  lightner bench --shape tiny --repeats 3 --json
+
+Weights are random (no download); timings depend on the machine and on what else runs on it,
+so compare figures measured in the same run (bench/pytorch_bench.py runs the same shapes in
+PyTorch).";
+
+/// Model shapes `lightner bench` knows.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum BenchShapeArg {
+    /// facebook/bart-base (d 768, 6+6 layers, 12 heads), prompts L 10 / P 800, batch 16 x 40.
+    BartBase,
+    /// A tiny model, for a quick check that everything runs.
+    Tiny,
+}
+
+/// Arguments of `lightner bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Model shape.
+    #[arg(long, value_enum, default_value = "bart-base")]
+    pub shape: BenchShapeArg,
+
+    /// Timed repeats of each measurement (after one warm-up); the median and the best are shown.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+    pub repeats: u32,
+
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 const SCORE_EXAMPLES: &str = "\

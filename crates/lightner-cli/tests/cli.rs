@@ -234,3 +234,16 @@ fn score_reports_per_type_and_micro_scores() {
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("10-shot-train.txt") && stderr(&o).contains("20-shot-train.txt"));
 }
+
+#[test]
+fn bench_runs_on_the_tiny_shape() {
+    let o = lightner(&["--threads", "1", "bench", "--shape", "tiny", "--repeats", "1", "--json"]);
+    assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    for k in ["forward_ms", "fwd_bwd_ms", "train_step_ms", "greedy_ms"] {
+        let (median, best) = (v[k][0].as_f64().unwrap(), v[k][1].as_f64().unwrap());
+        assert!(median >= best && best > 0.0, "{k}: {median} {best}");
+    }
+    assert!(v["greedy_tokens"].as_u64().unwrap() > 0);
+    assert!(v["trainable_params"].as_u64().unwrap() > 0);
+}

@@ -15,6 +15,7 @@
 //!    optionally DeepKE's `Seq2SeqSpanMetric`). No tensors.
 #![warn(missing_docs)]
 
+pub mod bench;
 pub mod data;
 pub mod error;
 pub mod eval;

@@ -2,6 +2,7 @@
 //! naming formats. Commands write results to the writer they are given (stdout in `main`, a
 //! buffer in tests) and warnings to stderr.
 
+mod bench;
 mod sample;
 mod score;
 mod stats;
@@ -21,6 +22,7 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> anyhow::Result<()> {
         Command::Stats(args) => stats::run(&cli.global, args, out),
         Command::Sample(args) => sample::run(&cli.global, args, out),
         Command::Score(args) => score::run(&cli.global, args, out),
+        Command::Bench(args) => bench::run(&cli.global, args, out),
     }
 }
 
@@ -50,4 +52,12 @@ fn format_name(format: Format) -> String {
         Format::Jsonl(JsonlStyle::Text) => "jsonl".to_string(),
         Format::Jsonl(JsonlStyle::Tokens) => "jsonl-tokens".to_string(),
     }
+}
+
+/// Sizes the global thread pool from `--threads` (model commands only; default: all cores).
+fn set_threads(global: &GlobalArgs) -> anyhow::Result<()> {
+    if let Some(n) = global.threads {
+        rayon::ThreadPoolBuilder::new().num_threads(n as usize).build_global()?;
+    }
+    Ok(())
 }

@@ -141,6 +141,8 @@ impl LightNer {
             pre.as_ref().map(|p| p.decoder_self.as_slice()),
             pre.as_ref().map(|p| p.cross.as_slice()),
         );
+        // The head's keys (eos, labels, fused source) are fixed for the whole decode.
+        let keys = self.head.keys(&self.bart, &self.trainable.head, enc, src_ids, invalid);
         let limit = max_len.iter().copied().max().unwrap_or(1);
         let mut rows: Vec<Vec<u32>> = vec![vec![0]; b];
         let mut done = vec![false; b];
@@ -148,14 +150,7 @@ impl LightNer {
         while rows[0].len() < limit && !done.iter().all(|&d| d) {
             let ids = Tensor::<2, Int>::from_data(TensorData::new(inputs.clone(), [b, 1]), &device);
             let h = self.bart.decode_step(ids, &mut cache);
-            let logits = self.head.logits(
-                &self.bart,
-                &self.trainable.head,
-                h,
-                enc.clone(),
-                src_ids.clone(),
-                invalid.clone(),
-            );
+            let logits = self.head.score(&keys, h);
             let next: Vec<i64> =
                 logits.argmax(2).into_data().convert::<i64>().try_into_vec::<i64>().unwrap_or_default();
             let len = rows[0].len();

@@ -5,12 +5,14 @@ pub mod attention;
 pub mod bart;
 pub mod batch;
 pub mod config;
+pub mod device;
 pub mod label_init;
 pub mod layers;
 pub mod lightner;
 pub mod pointer;
 pub mod prompt;
 pub mod random;
+pub mod source;
 pub mod weights;
 
 pub use bart::Bart;

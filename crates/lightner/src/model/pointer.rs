@@ -51,36 +51,31 @@ impl PointerHead {
         }
     }
 
-    /// `[P, C]` weights spreading piece scores over labels: column j holds softmax(w_j) on the
-    /// rows of label j's pieces (1 for single-piece labels, or for `Rows`).
-    fn piece_matrix(&self, params: &HeadParams, device: &Device) -> Option<Tensor<2>> {
-        let LabelScoring::Pieces(pieces) = &self.labels else { return None };
-        let total: usize = pieces.iter().map(Vec::len).sum();
-        let mut offset = 0;
-        let mut cols = Vec::with_capacity(pieces.len());
-        for (j, p) in pieces.iter().enumerate() {
-            let w = match params.label_weights.get(j).and_then(Option::as_ref) {
-                Some(w) => softmax(w.val(), 0),
-                None => Tensor::<1>::ones([p.len()], device).div_scalar(p.len() as f64),
-            };
-            let mut parts = Vec::new();
-            if offset > 0 {
-                parts.push(Tensor::<1>::zeros([offset], device));
-            }
-            parts.push(w);
-            if offset + p.len() < total {
-                parts.push(Tensor::<1>::zeros([total - offset - p.len()], device));
-            }
-            cols.push(Tensor::cat(parts, 0));
-            offset += p.len();
-        }
-        Some(Tensor::stack(cols, 1))
-    }
-
-    fn piece_ids(&self) -> Vec<i64> {
+    /// `[C, d]` label rows: label j's own row, or the softmax(w_j)-weighted sum of its pieces'
+    /// rows. Scoring h against the sum equals the weighted sum of h's scores against each piece
+    /// (spec §2.2), and costs one row per label instead of one per piece.
+    fn label_rows(&self, e: &Tensor<2>, params: &HeadParams, device: &Device) -> Tensor<2> {
+        let rows = |ids: Vec<i64>| {
+            let n = ids.len();
+            e.clone().select(0, Tensor::<1, Int>::from_data(TensorData::new(ids, [n]), device))
+        };
         match &self.labels {
-            LabelScoring::Rows(r) => r.iter().map(|&i| i as i64).collect(),
-            LabelScoring::Pieces(p) => p.iter().flatten().map(|&i| i as i64).collect(),
+            LabelScoring::Rows(r) => rows(r.iter().map(|&i| i as i64).collect()),
+            LabelScoring::Pieces(pieces) => {
+                let per_label: Vec<Tensor<2>> = pieces
+                    .iter()
+                    .enumerate()
+                    .map(|(j, p)| {
+                        let r = rows(p.iter().map(|&i| i as i64).collect());
+                        let w = match params.label_weights.get(j).and_then(Option::as_ref) {
+                            Some(w) => softmax(w.val(), 0),
+                            None => Tensor::<1>::ones([p.len()], device).div_scalar(p.len() as f64),
+                        };
+                        w.reshape([1, p.len()]).matmul(r)
+                    })
+                    .collect();
+                Tensor::cat(per_label, 0)
+            }
         }
     }
 
@@ -90,6 +85,49 @@ impl PointerHead {
             Some(l) => sigmoid(l.val()),
             None => Tensor::<1>::from_data(TensorData::new(vec![self.alpha as f32], [1]), device),
         }
+    }
+
+    /// The per-batch keys of the head: `[B, 1 + C + S, d]` rows that score eos, the labels and
+    /// the source positions, and which columns are masked. They do not depend on the decoder
+    /// state, so decoding computes them once per batch instead of once per step.
+    pub fn keys(
+        &self,
+        bart: &Bart,
+        params: &HeadParams,
+        enc: Tensor<3>,
+        src: Tensor<2, Int>,
+        invalid: Tensor<2, Bool>,
+    ) -> HeadKeys {
+        let device = enc.device();
+        let [b, s, d] = enc.dims();
+        let e = bart.shared.val();
+        let eos = e
+            .clone()
+            .select(0, Tensor::<1, Int>::from_data(TensorData::new(vec![self.eos_id as i64], [1]), &device));
+        let labels = self.label_rows(&e, params, &device);
+        let c = labels.dims()[0];
+        let fixed = Tensor::cat(vec![eos, labels], 0).unsqueeze_dim::<3>(0).expand([b, 1 + c, d]);
+        // The fusion (spec §5.5): α weighs the contextual state, 1 − α the raw word embedding.
+        let alpha = self.alpha_tensor(params, &device).reshape([1, 1, 1]);
+        let fused = enc * alpha.clone().expand([b, s, d])
+            + bart.token_embeddings(src) * alpha.neg().add_scalar(1.0).expand([b, s, d]);
+        let keys = Tensor::cat(vec![fixed, fused], 1);
+        let open =
+            Tensor::<2, Bool>::from_data(TensorData::new(vec![false; b * (1 + c)], [b, 1 + c]), &device);
+        let masked = Tensor::cat(vec![open, invalid], 1).reshape([b, 1, 1 + c + s]);
+        HeadKeys { keys, masked }
+    }
+
+    /// Logits `[B, T, C + 2 + S]` of decoder states `h` `[B, T, d]` against precomputed keys:
+    /// `[bos (always masked) | eos | labels | source positions]`.
+    pub fn score(&self, keys: &HeadKeys, h: Tensor<3>) -> Tensor<3> {
+        let [b, t, _] = h.dims();
+        let k = keys.keys.dims()[1];
+        let scores = h
+            .matmul(keys.keys.clone().swap_dims(1, 2))
+            .mask_fill(keys.masked.clone().expand([b, t, k]), MASKED);
+        let bos = Tensor::<3>::full([b, t, 1], MASKED, &scores.device());
+        Tensor::cat(vec![bos, scores], 2)
     }
 
     /// Logits `[B, T, C + 2 + S]` for decoder states `h` `[B, T, d]`, encoder states `enc`
@@ -104,31 +142,15 @@ impl PointerHead {
         src: Tensor<2, Int>,
         invalid: Tensor<2, Bool>,
     ) -> Tensor<3> {
-        let device = h.device();
-        let [b, t, d] = h.dims();
-        let s = enc.dims()[1];
-        let e = bart.shared.val();
-        let rows = |ids: Vec<i64>| {
-            let n = ids.len();
-            e.clone().select(0, Tensor::<1, Int>::from_data(TensorData::new(ids, [n]), &device))
-        };
-        let score = |rows: Tensor<2>| {
-            let n = rows.dims()[0];
-            h.clone().matmul(rows.transpose().unsqueeze_dim::<3>(0).expand([b, d, n]))
-        };
-        let eos = score(rows(vec![self.eos_id as i64]));
-        let mut labels = score(rows(self.piece_ids()));
-        if let Some(m) = self.piece_matrix(params, &device) {
-            let [p, c] = m.dims();
-            labels = labels.matmul(m.unsqueeze_dim::<3>(0).expand([b, p, c]));
-        }
-        // The fusion (spec §5.5): α weighs the contextual state, 1 − α the raw word embedding.
-        let alpha = self.alpha_tensor(params, &device).reshape([1, 1, 1]);
-        let fused = enc * alpha.clone().expand([b, s, d])
-            + bart.token_embeddings(src) * (alpha.neg().add_scalar(1.0)).expand([b, s, d]);
-        let words =
-            h.matmul(fused.swap_dims(1, 2)).mask_fill(invalid.reshape([b, 1, s]).expand([b, t, s]), MASKED);
-        let bos = Tensor::<3>::full([b, t, 1], MASKED, &device);
-        Tensor::cat(vec![bos, eos, labels, words], 2)
+        self.score(&self.keys(bart, params, enc, src, invalid), h)
     }
+}
+
+/// Precomputed keys of the pointer head for one batch (see [`PointerHead::keys`]).
+#[derive(Debug, Clone)]
+pub struct HeadKeys {
+    /// `[B, 1 + C + S, d]`: eos row, label rows, fused source rows.
+    pub keys: Tensor<3>,
+    /// `[B, 1, 1 + C + S]`: true for columns no pointer may take.
+    pub masked: Tensor<3, Bool>,
 }
