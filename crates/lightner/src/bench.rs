@@ -141,10 +141,11 @@ fn model(shape: BenchShape, device: &Device) -> Result<LightNer> {
     Ok(LightNer {
         bart,
         trainable: Trainable {
-            prompts: Some(Prompts::init(ps, device)),
+            prompts: Some(Prompts::init(ps, 1, device)),
             head: HeadParams { label_weights: vec![], alpha_logit: None },
         },
-        head: PointerHead { eos_id: 2, labels: LabelScoring::Rows(labels), alpha: 0.5 },
+        head: PointerHead::new(2, LabelScoring::Rows(labels), 0.5),
+        fixed_prefixes: None,
     })
 }
 

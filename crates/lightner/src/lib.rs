@@ -17,10 +17,13 @@
 
 pub mod bench;
 pub mod data;
+pub mod decode;
 pub mod error;
 pub mod eval;
 pub mod io;
 pub mod model;
+pub mod pipeline;
 pub mod tokenize;
+pub mod train;
 
 pub use error::{Error, Result};

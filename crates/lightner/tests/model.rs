@@ -85,7 +85,8 @@ fn model(device: &Device, host: &[HostTensor], learn_alpha: bool) -> LightNer {
             prompts: Some(prompts),
             head: HeadParams { label_weights: vec![None, lw(1, 3), None], alpha_logit },
         },
-        head: PointerHead { eos_id: 2, labels: LabelScoring::Pieces(pieces()), alpha: 0.5 },
+        head: PointerHead::new(2, LabelScoring::Pieces(pieces()), 0.5),
+        fixed_prefixes: None,
     }
 }
 

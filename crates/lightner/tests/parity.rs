@@ -77,11 +77,11 @@ fn run_case(dir: &Path) {
     let alpha = case["alpha"].as_f64().unwrap();
     let eos_id = case["eos_id"].as_u64().unwrap() as u32;
     let pad_id = case["pad_id"].as_u64().unwrap();
-    let model = LightNer {
+    let model = LightNer::new(
         bart,
-        trainable: Trainable { prompts, head: HeadParams { label_weights, alpha_logit: None } },
-        head: PointerHead { eos_id, labels, alpha },
-    };
+        Trainable { prompts, head: HeadParams { label_weights, alpha_logit: None } },
+        PointerHead::new(eos_id, labels, alpha),
+    );
 
     // Inputs, and the batch built from them the way our pipeline builds it.
     let (src, sdims) = i64s(&fx.inputs, "src_tokens");

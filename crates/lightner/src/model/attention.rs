@@ -2,7 +2,7 @@
 //! the projected ones, never projected themselves and never masked (spec §5.3, HF BART's
 //! `BartAttention` as modified by DeepKE's modeling_bart.py).
 
-use super::layers::{Linear, load_linear};
+use super::layers::{Linear, dropout, load_linear};
 use super::weights::Weights;
 use crate::error::Result;
 use burn::module::Module;
@@ -67,12 +67,14 @@ impl Attention {
 
     /// Attention of queries `x` (`[B, T, d]`) over full keys/values `[B, H, K, d_h]` (prefix
     /// included). `mask` (`[B, 1, T or 1, K]`, true = hidden) must leave each row a visible key.
+    /// `drop`: dropout probability on the attention weights (0 outside training).
     pub fn attend(
         &self,
         x: Tensor<3>,
         k: Tensor<4>,
         v: Tensor<4>,
         mask: Option<Tensor<4, Bool>>,
+        drop: f64,
     ) -> Tensor<3> {
         let [b, t, d] = x.dims();
         let dh = d / self.heads;
@@ -83,7 +85,7 @@ impl Attention {
             // distribution instead of NaN.
             scores = scores.mask_fill(m, f32::MIN);
         }
-        let ctx = softmax(scores, 3).matmul(v);
+        let ctx = dropout(softmax(scores, 3), drop, drop > 0.0).matmul(v);
         self.out_proj.forward(ctx.swap_dims(1, 2).reshape([b, t, d]))
     }
 }

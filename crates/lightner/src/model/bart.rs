@@ -8,7 +8,7 @@
 
 use super::attention::{Attention, Prefix};
 use super::config::BartConfig;
-use super::layers::{Linear, frozen, load_layer_norm, load_linear};
+use super::layers::{Linear, dropout, frozen, load_layer_norm, load_linear};
 use super::weights::Weights;
 use crate::error::Result;
 use burn::module::{Module, Param};
@@ -26,6 +26,10 @@ pub struct Bart {
     /// The decoder stack.
     pub decoder: Decoder,
     embed_scale: f64,
+    /// Dropout rates (hidden, attention, activation), from the config.
+    rates: [f64; 3],
+    /// Whether dropout is on (training); it also needs an autodiff device.
+    training: bool,
 }
 
 /// Encoder stack.
@@ -107,10 +111,6 @@ impl DecoderCache {
             pos: self.pos,
         }
     }
-}
-
-fn ffn(fc1: &Linear, fc2: &Linear, x: Tensor<3>) -> Tensor<3> {
-    fc2.forward(gelu(fc1.forward(x)))
 }
 
 /// `[B, L]` of false followed by `pad` (`[B, K]`), as `[B, 1, 1, L + K]`.
@@ -207,7 +207,35 @@ impl Bart {
                 offset: cfg.position_offset,
             },
             embed_scale: if cfg.scale_embedding { (d as f64).sqrt() } else { 1.0 },
+            rates: [cfg.dropout, cfg.attention_dropout, cfg.activation_dropout],
+            training: false,
         })
+    }
+
+    /// Switches the backbone's dropout on (training) or off (evaluation, the default).
+    pub fn set_training(&mut self, on: bool) {
+        self.training = on;
+    }
+
+    /// Whether dropout is on.
+    pub fn is_training(&self) -> bool {
+        self.training
+    }
+
+    /// Hidden-state dropout.
+    fn drop<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
+        dropout(x, self.rates[0], self.training)
+    }
+
+    /// Attention-weight dropout probability in effect.
+    fn attn_drop(&self) -> f64 {
+        if self.training { self.rates[1] } else { 0.0 }
+    }
+
+    /// The feed-forward block with HF's dropouts (after the activation, and on the output).
+    fn ffn(&self, fc1: &Linear, fc2: &Linear, x: Tensor<3>) -> Tensor<3> {
+        let h = dropout(gelu(fc1.forward(x)), self.rates[2], self.training);
+        self.drop(fc2.forward(h))
     }
 
     /// Raw token embeddings `E[ids]`: no scale, no positions (what the pointer head fuses, §5.5).
@@ -241,18 +269,19 @@ impl Bart {
         prefixes: Option<&[Prefix]>,
     ) -> Tensor<3> {
         let enc = &self.encoder;
-        let mut x = enc.layernorm_embedding.forward(self.embed(ids, &enc.embed_positions, enc.offset, 0));
+        let mut x =
+            self.drop(enc.layernorm_embedding.forward(self.embed(ids, &enc.embed_positions, enc.offset, 0)));
         let [b, s, _] = x.dims();
         let plen = prefixes.map_or(0, |p| p[0].key.dims()[2]);
         let mask = prefixed_key_mask(pad, plen);
         for (i, layer) in enc.layers.iter().enumerate() {
-            let heads = layer.self_attn_heads();
+            let heads = layer.self_attn.heads();
             let (k, v) = layer.self_attn.key_value(x.clone());
             let (k, v) = Attention::with_prefix(prefixes.map(|p| &p[i]), k, v);
             let m = mask.clone().expand([b, heads, s, plen + s]);
-            let h = layer.self_attn.attend(x.clone(), k, v, Some(m));
+            let h = self.drop(layer.self_attn.attend(x.clone(), k, v, Some(m), self.attn_drop()));
             x = layer.self_attn_layer_norm.forward(x + h);
-            let h = ffn(&layer.fc1, &layer.fc2, x.clone());
+            let h = self.ffn(&layer.fc1, &layer.fc2, x.clone());
             x = layer.final_layer_norm.forward(x + h);
         }
         x
@@ -271,7 +300,8 @@ impl Bart {
     ) -> Tensor<3> {
         let dec = &self.decoder;
         let device = ids.device();
-        let mut x = dec.layernorm_embedding.forward(self.embed(ids, &dec.embed_positions, dec.offset, 0));
+        let mut x =
+            self.drop(dec.layernorm_embedding.forward(self.embed(ids, &dec.embed_positions, dec.offset, 0)));
         let [b, t, _] = x.dims();
         let s = enc.dims()[1];
         let lp = self_prefixes.map_or(0, |p| p[0].key.dims()[2]);
@@ -294,26 +324,28 @@ impl Bart {
         };
         let cross_mask = prefixed_key_mask(src_pad, lc);
         for (i, layer) in dec.layers.iter().enumerate() {
-            let heads = layer.self_attn_heads();
+            let heads = layer.self_attn.heads();
             let (k, v) = layer.self_attn.key_value(x.clone());
             let (k, v) = Attention::with_prefix(self_prefixes.map(|p| &p[i]), k, v);
-            let h = layer.self_attn.attend(
+            let h = self.drop(layer.self_attn.attend(
                 x.clone(),
                 k,
                 v,
                 Some(self_mask.clone().expand([b, heads, t, lp + t])),
-            );
+                self.attn_drop(),
+            ));
             x = layer.self_attn_layer_norm.forward(x + h);
             let (k, v) = layer.encoder_attn.key_value(enc.clone());
             let (k, v) = Attention::with_prefix(cross_prefixes.map(|p| &p[i]), k, v);
-            let h = layer.encoder_attn.attend(
+            let h = self.drop(layer.encoder_attn.attend(
                 x.clone(),
                 k,
                 v,
                 Some(cross_mask.clone().expand([b, heads, t, lc + s])),
-            );
+                self.attn_drop(),
+            ));
             x = layer.encoder_attn_layer_norm.forward(x + h);
-            let h = ffn(&layer.fc1, &layer.fc2, x.clone());
+            let h = self.ffn(&layer.fc1, &layer.fc2, x.clone());
             x = layer.final_layer_norm.forward(x + h);
         }
         x
@@ -362,7 +394,7 @@ impl Bart {
             dec.layernorm_embedding.forward(self.embed(ids, &dec.embed_positions, dec.offset, cache.pos));
         let b = x.dims()[0];
         for (layer, c) in dec.layers.iter().zip(cache.layers.iter_mut()) {
-            let heads = layer.self_attn_heads();
+            let heads = layer.self_attn.heads();
             let (k, v) = layer.self_attn.key_value(x.clone());
             let grow = |old: &Option<Tensor<4>>, new: Tensor<4>| match old {
                 Some(o) => Tensor::cat(vec![o.clone(), new], 2),
@@ -371,28 +403,16 @@ impl Bart {
             let (sk, sv) = (grow(&c.self_k, k), grow(&c.self_v, v));
             c.self_k = Some(sk.clone());
             c.self_v = Some(sv.clone());
-            let h = layer.self_attn.attend(x.clone(), sk, sv, None);
+            let h = layer.self_attn.attend(x.clone(), sk, sv, None, 0.0);
             x = layer.self_attn_layer_norm.forward(x + h);
             let kc = c.cross_k.dims()[2];
             let m = cache.cross_mask.clone().expand([b, heads, 1, kc]);
-            let h = layer.encoder_attn.attend(x.clone(), c.cross_k.clone(), c.cross_v.clone(), Some(m));
+            let h = layer.encoder_attn.attend(x.clone(), c.cross_k.clone(), c.cross_v.clone(), Some(m), 0.0);
             x = layer.encoder_attn_layer_norm.forward(x + h);
-            let h = ffn(&layer.fc1, &layer.fc2, x.clone());
+            let h = self.ffn(&layer.fc1, &layer.fc2, x.clone());
             x = layer.final_layer_norm.forward(x + h);
         }
         cache.pos += 1;
         x
-    }
-}
-
-impl EncoderLayer {
-    fn self_attn_heads(&self) -> usize {
-        self.self_attn.heads()
-    }
-}
-
-impl DecoderLayer {
-    fn self_attn_heads(&self) -> usize {
-        self.self_attn.heads()
     }
 }

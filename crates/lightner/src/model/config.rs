@@ -50,6 +50,15 @@ pub struct BartConfig {
     /// Rows skipped at the start of the position tables.
     #[serde(default = "default_offset")]
     pub position_offset: usize,
+    /// Dropout on hidden states (HF `dropout`), used in training only.
+    #[serde(default)]
+    pub dropout: f64,
+    /// Dropout on attention probabilities (HF `attention_dropout`).
+    #[serde(default)]
+    pub attention_dropout: f64,
+    /// Dropout after the feed-forward activation (HF `activation_dropout`).
+    #[serde(default)]
+    pub activation_dropout: f64,
 }
 
 impl BartConfig {
@@ -70,6 +79,15 @@ impl BartConfig {
                 "activation {:?} is not supported (only exact gelu)",
                 self.activation_function
             ));
+        }
+        for (p, what) in [
+            (self.dropout, "dropout"),
+            (self.attention_dropout, "attention_dropout"),
+            (self.activation_dropout, "activation_dropout"),
+        ] {
+            if !(0.0..1.0).contains(&p) {
+                return Err(format!("{what} {p} is not in [0, 1)"));
+            }
         }
         for (h, what) in
             [(self.encoder_attention_heads, "encoder"), (self.decoder_attention_heads, "decoder")]

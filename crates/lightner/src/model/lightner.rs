@@ -57,9 +57,12 @@ pub struct LightNer {
     pub trainable: Trainable,
     /// The head's settings.
     pub head: PointerHead,
+    /// Materialised prefixes (from a prompt pack), used instead of running the generators.
+    pub fixed_prefixes: Option<PrefixSet>,
 }
 
 /// The per-use prefixes of one forward pass.
+#[derive(Debug, Clone)]
 pub struct PrefixSet {
     /// Encoder self-attention, per layer.
     pub encoder_self: Vec<Prefix>,
@@ -70,8 +73,23 @@ pub struct PrefixSet {
 }
 
 impl LightNer {
+    /// A model from its parts (prefixes from the generators, if any).
+    pub fn new(bart: Bart, trainable: Trainable, head: PointerHead) -> Self {
+        Self { bart, trainable, head, fixed_prefixes: None }
+    }
+
+    /// Switches dropout on (training) or off (evaluation). Dropout also needs an autodiff
+    /// device, so a model on a plain device never drops anything.
+    pub fn set_training(&mut self, on: bool) {
+        self.bart.set_training(on);
+        self.head.training = on;
+    }
+
     /// Generates the prefixes (once per forward pass; identical for every sentence).
     pub fn prefixes(&self) -> Option<PrefixSet> {
+        if let Some(p) = &self.fixed_prefixes {
+            return Some(p.clone());
+        }
         self.trainable.prompts.as_ref().map(|p| PrefixSet {
             encoder_self: p.encoder_self.prefixes(),
             decoder_self: p.decoder_self.prefixes(),

@@ -9,10 +9,12 @@ pub mod device;
 pub mod label_init;
 pub mod layers;
 pub mod lightner;
+pub mod params;
 pub mod pointer;
 pub mod prompt;
 pub mod random;
 pub mod source;
+pub mod tiny;
 pub mod weights;
 
 pub use bart::Bart;

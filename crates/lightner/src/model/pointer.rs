@@ -4,6 +4,7 @@
 //! positions against the fused representation `α·H_enc + (1−α)·E[src]`.
 
 use super::bart::Bart;
+use super::layers::dropout;
 use burn::module::{Module, Param};
 use burn::tensor::activation::{sigmoid, softmax};
 use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
@@ -40,9 +41,23 @@ pub struct PointerHead {
     pub labels: LabelScoring,
     /// α when it is fixed.
     pub alpha: f64,
+    /// Dropout on the decoder state, the eos/label rows and the source word embeddings
+    /// (DeepKE's `dropout_layer`, 0.3), in training only.
+    pub dropout: f64,
+    /// Whether dropout is on.
+    pub training: bool,
 }
 
 impl PointerHead {
+    /// A head with DeepKE's dropout (0.3), in evaluation mode.
+    pub fn new(eos_id: u32, labels: LabelScoring, alpha: f64) -> Self {
+        Self { eos_id, labels, alpha, dropout: 0.3, training: false }
+    }
+
+    fn drop<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
+        dropout(x, self.dropout, self.training)
+    }
+
     /// Number of labels C.
     pub fn num_labels(&self) -> usize {
         match &self.labels {
@@ -105,12 +120,13 @@ impl PointerHead {
             .clone()
             .select(0, Tensor::<1, Int>::from_data(TensorData::new(vec![self.eos_id as i64], [1]), &device));
         let labels = self.label_rows(&e, params, &device);
+        let (eos, labels) = (self.drop(eos), self.drop(labels));
         let c = labels.dims()[0];
         let fixed = Tensor::cat(vec![eos, labels], 0).unsqueeze_dim::<3>(0).expand([b, 1 + c, d]);
         // The fusion (spec §5.5): α weighs the contextual state, 1 − α the raw word embedding.
         let alpha = self.alpha_tensor(params, &device).reshape([1, 1, 1]);
         let fused = enc * alpha.clone().expand([b, s, d])
-            + bart.token_embeddings(src) * alpha.neg().add_scalar(1.0).expand([b, s, d]);
+            + self.drop(bart.token_embeddings(src)) * alpha.neg().add_scalar(1.0).expand([b, s, d]);
         let keys = Tensor::cat(vec![fixed, fused], 1);
         let open =
             Tensor::<2, Bool>::from_data(TensorData::new(vec![false; b * (1 + c)], [b, 1 + c]), &device);
@@ -123,7 +139,8 @@ impl PointerHead {
     pub fn score(&self, keys: &HeadKeys, h: Tensor<3>) -> Tensor<3> {
         let [b, t, _] = h.dims();
         let k = keys.keys.dims()[1];
-        let scores = h
+        let scores = self
+            .drop(h)
             .matmul(keys.keys.clone().swap_dims(1, 2))
             .mask_fill(keys.masked.clone().expand([b, t, k]), MASKED);
         let bos = Tensor::<3>::full([b, t, 1], MASKED, &scores.device());

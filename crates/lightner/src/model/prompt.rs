@@ -3,11 +3,14 @@
 //! named by where their prefixes are used (DeepKE's names are permuted, §5.2).
 
 use super::attention::Prefix;
+use super::random::Normal;
 use super::weights::Weights;
 use crate::error::Result;
 use burn::module::{Module, Param};
 use burn::nn::Linear;
-use burn::tensor::{Device, Distribution, Tensor};
+use burn::tensor::{Device, Tensor, TensorData};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 
 /// Shape of a prompt generator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -39,27 +42,27 @@ fn trainable<const D: usize>(t: Tensor<D>) -> Param<Tensor<D>> {
 }
 
 impl PromptGenerator {
-    /// Fresh weights as PyTorch initialises them: embedding N(0, 1), Linear U(±1/√fan_in).
-    pub fn init(s: PromptShape, device: &Device) -> Self {
-        let uni = |fan_in: usize, shape: [usize; 2]| {
-            let b = 1.0 / (fan_in as f64).sqrt();
-            Tensor::<2>::random(shape, Distribution::Uniform(-b, b), device)
+    /// Fresh weights as PyTorch initialises them: embedding N(0, 1), Linear U(±1/√fan_in), drawn
+    /// from a ChaCha8 generator seeded with `seed` (the same on every machine and thread).
+    pub fn init(s: PromptShape, seed: u64, device: &Device) -> Self {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut uni = |fan_in: usize, shape: Vec<usize>| {
+            let b = 1.0 / (fan_in as f32).sqrt();
+            let n = shape.iter().product();
+            let v: Vec<f32> = (0..n).map(|_| rng.random_range(-b..b)).collect();
+            TensorData::new(v, shape)
         };
         let out = 2 * s.layers * s.d_model;
-        let bias = |fan_in: usize, n: usize| {
-            let b = 1.0 / (fan_in as f64).sqrt();
-            Tensor::<1>::random([n], Distribution::Uniform(-b, b), device)
-        };
+        let w0: Tensor<2> = Tensor::from_data(uni(s.d_model, vec![s.d_model, s.dim]), device);
+        let b0: Tensor<1> = Tensor::from_data(uni(s.d_model, vec![s.dim]), device);
+        let w2: Tensor<2> = Tensor::from_data(uni(s.dim, vec![s.dim, out]), device);
+        let b2: Tensor<1> = Tensor::from_data(uni(s.dim, vec![out]), device);
+        let emb =
+            TensorData::new(Normal::new(seed ^ 0xe3b).vec(s.len * s.d_model, 0.0, 1.0), [s.len, s.d_model]);
         Self {
-            embedding: trainable(Tensor::random([s.len, s.d_model], Distribution::Normal(0.0, 1.0), device)),
-            mlp0: Linear {
-                weight: trainable(uni(s.d_model, [s.d_model, s.dim])),
-                bias: Some(trainable(bias(s.d_model, s.dim))),
-            },
-            mlp2: Linear {
-                weight: trainable(uni(s.dim, [s.dim, out])),
-                bias: Some(trainable(bias(s.dim, out))),
-            },
+            embedding: trainable(Tensor::from_data(emb, device)),
+            mlp0: Linear { weight: trainable(w0), bias: Some(trainable(b0)) },
+            mlp2: Linear { weight: trainable(w2), bias: Some(trainable(b2)) },
             layers: s.layers,
             heads: s.heads,
         }
@@ -138,12 +141,12 @@ impl Prompts {
     /// The uses, in a fixed order, with their names.
     pub const NAMES: [&'static str; 3] = ["encoder_self", "decoder_self", "cross"];
 
-    /// Fresh generators.
-    pub fn init(s: PromptShape, device: &Device) -> Self {
+    /// Fresh generators, seeded from `seed` (each its own stream).
+    pub fn init(s: PromptShape, seed: u64, device: &Device) -> Self {
         Self {
-            encoder_self: PromptGenerator::init(s, device),
-            decoder_self: PromptGenerator::init(s, device),
-            cross: PromptGenerator::init(s, device),
+            encoder_self: PromptGenerator::init(s, seed.wrapping_mul(3), device),
+            decoder_self: PromptGenerator::init(s, seed.wrapping_mul(3).wrapping_add(1), device),
+            cross: PromptGenerator::init(s, seed.wrapping_mul(3).wrapping_add(2), device),
         }
     }
 

@@ -1,0 +1,72 @@
+//! A backbone: its folder (given, or fetched from the hub into the local cache), config,
+//! tokenizer, weights, and a hash of the weights that packs record so that a pack is never
+//! plugged onto a backbone it was not trained on.
+
+use crate::error::{Error, Result};
+use crate::model::source::ModelSource;
+use crate::model::{BartConfig, Weights};
+use crate::tokenize::WordTokenizer;
+use std::path::PathBuf;
+
+/// An opened backbone.
+pub struct Backbone {
+    /// How the user named it (folder path or hub id).
+    pub id: String,
+    /// Its folder.
+    pub dir: PathBuf,
+    /// `config.json`.
+    pub config: BartConfig,
+    /// The tokenizer.
+    pub tokenizer: WordTokenizer,
+    /// The weights (in memory).
+    pub weights: Weights,
+    /// FNV-1a 64 of `model.safetensors`, hex.
+    pub weights_hash: String,
+}
+
+impl std::fmt::Debug for Backbone {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Backbone({} at {}, hash {})", self.id, self.dir.display(), self.weights_hash)
+    }
+}
+
+/// FNV-1a 64 of `bytes`, as 16 hex digits (stable across builds and machines).
+pub fn fnv_hex(bytes: &[u8]) -> String {
+    // Eight interleaved lanes keep the loop fast on large weight files; the lanes are folded at the end.
+    let mut lanes = [0xcbf29ce484222325u64; 8];
+    let chunks = bytes.chunks_exact(8);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for (l, &b) in lanes.iter_mut().zip(c) {
+            *l = (*l ^ b as u64).wrapping_mul(0x100000001b3);
+        }
+    }
+    let mut h = 0xcbf29ce484222325u64;
+    for b in lanes.iter().flat_map(|l| l.to_le_bytes()).chain(rest.iter().copied()) {
+        h = (h ^ b as u64).wrapping_mul(0x100000001b3);
+    }
+    format!("{h:016x}")
+}
+
+impl Backbone {
+    /// Opens `spec`: a folder, or a hub id (downloaded once into the hub cache).
+    pub fn open(spec: &str) -> Result<Self> {
+        let dir = ModelSource::parse(spec)?.resolve()?;
+        let config = BartConfig::from_file(&dir.join("config.json"))?;
+        let tokenizer = WordTokenizer::from_dir(&dir)?;
+        let file = dir.join("model.safetensors");
+        let bytes = std::fs::read(&file).map_err(|e| Error::io(&file, e))?;
+        let weights_hash = fnv_hex(&bytes);
+        drop(bytes);
+        let weights = Weights::open(&[file])?;
+        if tokenizer.vocab_size() > config.vocab_size {
+            return Err(Error::Invalid(format!(
+                "{}: the tokenizer has {} tokens but the model only {} embedding rows; the folder mixes two models",
+                dir.display(),
+                tokenizer.vocab_size(),
+                config.vocab_size
+            )));
+        }
+        Ok(Self { id: spec.to_string(), dir, config, tokenizer, weights, weights_hash })
+    }
+}

@@ -1,0 +1,362 @@
+//! Prompt packs: what training produced, small enough to keep many next to one backbone. A pack
+//! is a directory with
+//!
+//! * `pack.safetensors`: the materialised per-layer prompt keys and values
+//!   (`prefix.{encoder_self,decoder_self,cross}.{layer}.{key,value}`, `[H, L, d_h]`), the label
+//!   rows (`label_rows`, `[C, d]`) or piece weights (`label_weights.{j}`), α (`alpha`), and any
+//!   backbone parameter that was trained (`backbone.{path}`);
+//! * `manifest.json`: labels, tokenizer ids, pointer space, α, decoding defaults, the backbone's id
+//!   and weight hash, the training configuration, metrics, the library version, and a checksum
+//!   of `pack.safetensors`.
+//!
+//! The directory is written under a temporary name and renamed into place.
+
+use super::backbone::{Backbone, fnv_hex};
+use super::tagger::DecodeSettings;
+use super::{ModelSpec, label_scoring, load_bart};
+use crate::data::LabelSet;
+use crate::data::labels::Label;
+use crate::error::{Error, Result};
+use crate::model::lightner::PrefixSet;
+use crate::model::{HeadParams, LightNer, PointerHead, Trainable, attention::Prefix, params};
+use crate::tokenize::{LabelWords, SpecialIds};
+use burn::module::Param;
+use burn::tensor::{Device, Tensor, TensorData};
+use safetensors::tensor::{Dtype, TensorView};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// The format name written in every manifest.
+pub const FORMAT: &str = "lightner-pack";
+/// The manifest format version this library reads and writes.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// The backbone a pack belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackboneInfo {
+    /// As the user named it when training.
+    pub id: String,
+    /// FNV-1a 64 of its `model.safetensors`.
+    pub weights_hash: String,
+    /// Width.
+    pub d_model: usize,
+    /// Decoder layers.
+    pub decoder_layers: usize,
+    /// Embedding rows.
+    pub vocab_size: usize,
+}
+
+/// `manifest.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Always [`FORMAT`].
+    pub format: String,
+    /// [`FORMAT_VERSION`].
+    pub format_version: u32,
+    /// The library version that wrote the pack.
+    pub library_version: String,
+    /// The backbone.
+    pub backbone: BackboneInfo,
+    /// Labels in target order.
+    pub labels: Vec<Label>,
+    /// Model settings (α included).
+    pub model: ModelSpec,
+    /// The tokenizer's special ids.
+    pub special: SpecialIds,
+    /// Decoding defaults.
+    pub decoding: DecodeSettings,
+    /// Backbone parameters stored in the pack because they were trained.
+    pub trained_backbone_params: Vec<String>,
+    /// The training configuration (free-form, for the record).
+    pub training: serde_json::Value,
+    /// Dev/test metrics (free-form, for the record).
+    pub metrics: serde_json::Value,
+    /// FNV-1a 64 of `pack.safetensors`.
+    pub checksum: String,
+}
+
+/// A loaded pack: its manifest and tensors (host memory).
+pub struct Pack {
+    /// The manifest.
+    pub manifest: Manifest,
+    tensors: BTreeMap<String, TensorData>,
+}
+
+fn f32s(t: TensorData) -> Result<Vec<f32>> {
+    t.convert::<f32>().try_into_vec::<f32>().map_err(|e| Error::Invalid(format!("{e:?}")))
+}
+
+impl Pack {
+    /// Collects a trained model's pack. `model` is the trained model (any device).
+    pub fn from_model(
+        model: &LightNer,
+        bb: &Backbone,
+        labels: &LabelSet,
+        spec: &ModelSpec,
+        decoding: DecodeSettings,
+        training: serde_json::Value,
+        metrics: serde_json::Value,
+    ) -> Result<Self> {
+        let mut tensors = BTreeMap::new();
+        if let Some(p) = model.prefixes() {
+            for (name, set) in
+                [("encoder_self", &p.encoder_self), ("decoder_self", &p.decoder_self), ("cross", &p.cross)]
+            {
+                for (i, pre) in set.iter().enumerate() {
+                    // [1, H, L, d_h] → [H, L, d_h].
+                    let [_, h, l, dh] = pre.key.dims();
+                    tensors.insert(
+                        format!("prefix.{name}.{i}.key"),
+                        pre.key.clone().reshape([h, l, dh]).into_data(),
+                    );
+                    tensors.insert(
+                        format!("prefix.{name}.{i}.value"),
+                        pre.value.clone().reshape([h, l, dh]).into_data(),
+                    );
+                }
+            }
+        }
+        let e = model.bart.shared.val();
+        match &model.head.labels {
+            crate::model::LabelScoring::Rows(ids) => {
+                let idx = Tensor::<1, burn::tensor::Int>::from_data(
+                    TensorData::new(ids.iter().map(|&i| i as i64).collect::<Vec<_>>(), [ids.len()]),
+                    &e.device(),
+                );
+                tensors.insert("label_rows".into(), e.clone().select(0, idx).into_data());
+            }
+            crate::model::LabelScoring::Pieces(_) => {
+                for (j, w) in model.trainable.head.label_weights.iter().enumerate() {
+                    if let Some(w) = w {
+                        tensors.insert(format!("label_weights.{j}"), w.val().into_data());
+                    }
+                }
+            }
+        }
+        let alpha = model.head.alpha_tensor(&model.trainable.head, &e.device()).into_data();
+        let alpha_value = f32s(alpha.clone())?[0] as f64;
+        tensors.insert("alpha".into(), alpha);
+        let trained = params::collect(&model.bart, true);
+        let trained_backbone_params: Vec<String> = trained.keys().cloned().collect();
+        for (path, p) in trained {
+            tensors.insert(format!("backbone.{path}"), p.data);
+        }
+        let mut spec = spec.clone();
+        spec.alpha = alpha_value;
+        let manifest = Manifest {
+            format: FORMAT.into(),
+            format_version: FORMAT_VERSION,
+            library_version: env!("CARGO_PKG_VERSION").into(),
+            backbone: BackboneInfo {
+                id: bb.id.clone(),
+                weights_hash: bb.weights_hash.clone(),
+                d_model: bb.config.d_model,
+                decoder_layers: bb.config.decoder_layers,
+                vocab_size: bb.config.vocab_size,
+            },
+            labels: labels.labels().to_vec(),
+            model: spec,
+            special: bb.tokenizer.special(),
+            decoding,
+            trained_backbone_params,
+            training,
+            metrics,
+            checksum: String::new(),
+        };
+        Ok(Self { manifest, tensors })
+    }
+
+    fn serialize(&self) -> Result<Vec<u8>> {
+        let bytes: Vec<(String, Vec<u8>, Vec<usize>)> = self
+            .tensors
+            .iter()
+            .map(|(n, t)| {
+                Ok((
+                    n.clone(),
+                    f32s(t.clone())?.iter().flat_map(|x| x.to_le_bytes()).collect(),
+                    t.shape().to_vec(),
+                ))
+            })
+            .collect::<Result<_>>()?;
+        let views: Vec<(String, TensorView<'_>)> = bytes
+            .iter()
+            .map(|(n, b, s)| {
+                TensorView::new(Dtype::F32, s.clone(), b)
+                    .map(|v| (n.clone(), v))
+                    .map_err(|e| Error::Invalid(e.to_string()))
+            })
+            .collect::<Result<_>>()?;
+        safetensors::serialize(views, None).map_err(|e| Error::Invalid(e.to_string()))
+    }
+
+    /// Writes the pack directory `dir` (replacing an existing pack there).
+    pub fn save(&mut self, dir: &Path) -> Result<()> {
+        let bytes = self.serialize()?;
+        self.manifest.checksum = fnv_hex(&bytes);
+        let json = serde_json::to_vec_pretty(&self.manifest).map_err(|e| Error::Invalid(e.to_string()))?;
+        let mut tmp = dir.as_os_str().to_owned();
+        tmp.push(".tmp");
+        let tmp = std::path::PathBuf::from(tmp);
+        if tmp.exists() {
+            std::fs::remove_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        }
+        std::fs::create_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        crate::io::write_atomic(&tmp.join("pack.safetensors"), &bytes)?;
+        crate::io::write_atomic(&tmp.join("manifest.json"), &json)?;
+        if dir.exists() {
+            if !dir.join("manifest.json").is_file() {
+                return Err(Error::Invalid(format!(
+                    "{} exists and is not a pack; choose another --out or remove it",
+                    dir.display()
+                )));
+            }
+            std::fs::remove_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        }
+        std::fs::rename(&tmp, dir).map_err(|e| Error::io(dir, e))
+    }
+
+    /// Reads and checks a pack directory.
+    pub fn load(dir: &Path) -> Result<Self> {
+        let mpath = dir.join("manifest.json");
+        let text = std::fs::read_to_string(&mpath).map_err(|e| Error::io(&mpath, e))?;
+        let manifest: Manifest = serde_json::from_str(&text).map_err(|e| {
+            Error::Invalid(format!("{}:{}: not a lightner pack manifest: {e}", mpath.display(), e.line()))
+        })?;
+        if manifest.format != FORMAT || manifest.format_version != FORMAT_VERSION {
+            return Err(Error::Invalid(format!(
+                "{}: format {:?} version {} is not {FORMAT} version {FORMAT_VERSION}",
+                mpath.display(),
+                manifest.format,
+                manifest.format_version
+            )));
+        }
+        let tpath = dir.join("pack.safetensors");
+        let bytes = std::fs::read(&tpath).map_err(|e| Error::io(&tpath, e))?;
+        if fnv_hex(&bytes) != manifest.checksum {
+            return Err(Error::Invalid(format!(
+                "{}: checksum mismatch (the file is corrupted or truncated); retrain or copy the pack again",
+                tpath.display()
+            )));
+        }
+        let st = safetensors::SafeTensors::deserialize(&bytes)
+            .map_err(|e| Error::Invalid(format!("{}: {e}", tpath.display())))?;
+        let mut tensors = BTreeMap::new();
+        for (name, view) in st.tensors() {
+            let v: Vec<f32> =
+                view.data().chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+            tensors.insert(name, TensorData::new(v, view.shape().to_vec()));
+        }
+        Ok(Self { manifest, tensors })
+    }
+
+    /// The label set.
+    pub fn labels(&self) -> Result<LabelSet> {
+        LabelSet::new(self.manifest.labels.clone())
+    }
+
+    fn tensor<const D: usize>(&self, name: &str, device: &Device) -> Result<Tensor<D>> {
+        let t =
+            self.tensors.get(name).ok_or_else(|| Error::Invalid(format!("the pack has no tensor {name}")))?;
+        if t.shape().len() != D {
+            return Err(Error::Invalid(format!(
+                "pack tensor {name} has rank {}, expected {D}",
+                t.shape().len()
+            )));
+        }
+        Ok(Tensor::from_data(t.clone(), device))
+    }
+
+    /// Checks that `bb` is the backbone this pack was trained on.
+    pub fn check_backbone(&self, bb: &Backbone) -> Result<()> {
+        let b = &self.manifest.backbone;
+        if b.weights_hash != bb.weights_hash {
+            return Err(Error::Invalid(format!(
+                "this pack was trained on backbone {:?} (weights {}), but --model {:?} has weights {}; \
+                 use the backbone the pack was trained on",
+                b.id, b.weights_hash, bb.id, bb.weights_hash
+            )));
+        }
+        Ok(())
+    }
+
+    /// The inference model: the backbone with the pack's label rows, prefixes, α and trained
+    /// backbone parameters plugged in.
+    pub fn model(&self, bb: &Backbone, device: &Device) -> Result<(LightNer, LabelWords)> {
+        self.check_backbone(bb)?;
+        let labels = self.labels()?;
+        let words = LabelWords::new(&labels, &bb.tokenizer, self.manifest.model.label_mode)?;
+        let mut bart = load_bart(bb, &words, device)?;
+        if let crate::model::LabelScoring::Rows(ids) = label_scoring(&words) {
+            // Put the pack's label rows in place of the initial ones.
+            let rows: Tensor<2> = self.tensor("label_rows", device)?;
+            let e = bart.shared.val();
+            let [v, d] = e.dims();
+            let mut data = f32s(e.into_data())?;
+            let r = f32s(rows.into_data())?;
+            for (j, &id) in ids.iter().enumerate() {
+                data[id as usize * d..(id as usize + 1) * d].copy_from_slice(&r[j * d..(j + 1) * d]);
+            }
+            bart.shared =
+                crate::model::layers::frozen(Tensor::from_data(TensorData::new(data, [v, d]), device));
+        }
+        if !self.manifest.trained_backbone_params.is_empty() {
+            let saved: BTreeMap<String, params::SavedParam> =
+                self.manifest
+                    .trained_backbone_params
+                    .iter()
+                    .map(|p| {
+                        let data = self.tensors.get(&format!("backbone.{p}")).cloned().ok_or_else(|| {
+                            Error::Invalid(format!("the pack lacks backbone parameter {p}"))
+                        })?;
+                        Ok((p.clone(), params::SavedParam { id: burn::module::ParamId::new(), data }))
+                    })
+                    .collect::<Result<_>>()?;
+            let (b, n) = params::restore(bart, &saved);
+            if n != saved.len() {
+                return Err(Error::Invalid(format!(
+                    "only {n} of the pack's {} backbone parameters fit this backbone",
+                    saved.len()
+                )));
+            }
+            bart = b;
+        }
+        let c = labels.len();
+        let label_weights = (0..c)
+            .map(|j| {
+                self.tensors
+                    .contains_key(&format!("label_weights.{j}"))
+                    .then(|| self.tensor::<1>(&format!("label_weights.{j}"), device))
+            })
+            .map(|t| t.transpose().map(|t| t.map(Param::from_tensor)))
+            .collect::<Result<Vec<_>>>()?;
+        let alpha = f32s(self.tensor::<1>("alpha", device)?.into_data())?[0] as f64;
+        let head = PointerHead::new(bb.tokenizer.special().eos.0, label_scoring(&words), alpha);
+        let fixed = if self.manifest.model.prompt.is_some() {
+            let n = bb.config.decoder_layers;
+            let get = |name: &str| -> Result<Vec<Prefix>> {
+                (0..n)
+                    .map(|i| {
+                        let k: Tensor<3> = self.tensor(&format!("prefix.{name}.{i}.key"), device)?;
+                        let v: Tensor<3> = self.tensor(&format!("prefix.{name}.{i}.value"), device)?;
+                        Ok(Prefix { key: k.unsqueeze_dim(0), value: v.unsqueeze_dim(0) })
+                    })
+                    .collect()
+            };
+            Some(PrefixSet {
+                encoder_self: get("encoder_self")?,
+                decoder_self: get("decoder_self")?,
+                cross: get("cross")?,
+            })
+        } else {
+            None
+        };
+        let mut model = LightNer::new(
+            bart,
+            Trainable { prompts: None, head: HeadParams { label_weights, alpha_logit: None } },
+            head,
+        );
+        model.fixed_prefixes = fixed;
+        Ok((model, words))
+    }
+}

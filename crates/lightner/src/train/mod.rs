@@ -1,0 +1,87 @@
+//! Training: the loop (AdamW with decoupled weight decay, linear warm-up and decay, global
+//! gradient-norm clipping, length-grouped shuffled batches, dropout in training only), evaluation
+//! on a dev set with best-epoch selection and early stopping, and resumable checkpoints.
+
+pub mod batches;
+pub mod checkpoint;
+pub mod schedule;
+pub mod trainer;
+
+pub use trainer::{DevScore, EpochLog, Observer, TrainSummary, train};
+
+use serde::{Deserialize, Serialize};
+
+/// What trains.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum TrainWhat {
+    /// The prompt generators and head parameters only (LightNER).
+    #[default]
+    Prompts,
+    /// The prompts plus the backbone parameters whose path contains one of these parts
+    /// (`encoder_attn` trains every cross-attention).
+    PromptsAnd(Vec<String>),
+    /// Everything, backbone included (full fine-tuning).
+    Everything,
+}
+
+impl TrainWhat {
+    /// Whether backbone parameter `path` trains.
+    pub fn trains_backbone_param(&self, path: &str) -> bool {
+        match self {
+            TrainWhat::Prompts => false,
+            TrainWhat::PromptsAnd(parts) => parts.iter().any(|p| path.contains(p.as_str())),
+            TrainWhat::Everything => true,
+        }
+    }
+
+    /// Whether any backbone parameter trains.
+    pub fn touches_backbone(&self) -> bool {
+        !matches!(self, TrainWhat::Prompts)
+    }
+}
+
+/// Training settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    /// Epochs.
+    pub epochs: usize,
+    /// Sentences per batch.
+    pub batch_size: usize,
+    /// Peak learning rate.
+    pub lr: f64,
+    /// Decoupled weight decay (none on biases and LayerNorm parameters).
+    pub weight_decay: f64,
+    /// Fraction of the steps spent warming up.
+    pub warmup_ratio: f64,
+    /// Global gradient-norm clip (0 = none).
+    pub max_grad_norm: f64,
+    /// Seed of the shuffling, the dropout masks and the prompt initialisation.
+    pub seed: u64,
+    /// First 0-based epoch evaluated on the dev set.
+    pub eval_from_epoch: usize,
+    /// Stop after this many evaluated epochs without a better dev F1.
+    pub patience: Option<usize>,
+    /// Dropout in training (backbone rates from its config, 0.3 in the head).
+    pub dropout: bool,
+    /// What trains.
+    pub train: TrainWhat,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            epochs: 30,
+            batch_size: 4,
+            lr: 5e-5,
+            weight_decay: 0.01,
+            warmup_ratio: 0.01,
+            max_grad_norm: 1.0,
+            seed: 1,
+            eval_from_epoch: 0,
+            patience: None,
+            dropout: true,
+            train: TrainWhat::Prompts,
+        }
+    }
+}
