@@ -63,6 +63,325 @@ pub enum Command {
     /// Time the model on this machine: forward, prompt-tuning step, greedy decoding.
     #[command(after_help = BENCH_EXAMPLES)]
     Bench(BenchArgs),
+    /// Train prompts on a few labelled sentences and save them as a prompt pack.
+    #[command(after_help = TRAIN_EXAMPLES)]
+    Train(Box<TrainArgs>),
+    /// Score a prompt pack on a labelled file: per-type precision, recall and F1.
+    #[command(after_help = EVAL_EXAMPLES)]
+    Eval(EvalArgs),
+    /// Tag raw text, CoNLL or JSONL with a prompt pack.
+    #[command(after_help = PREDICT_EXAMPLES)]
+    Predict(PredictArgs),
+    /// Write a tiny random backbone, to try the whole pipeline without a download.
+    #[command(after_help = INIT_TINY_EXAMPLES)]
+    InitTiny(InitTinyArgs),
+}
+
+const TRAIN_EXAMPLES: &str = "\
+Examples:
+  lightner train --model facebook/bart-base --train data/mit-movie/10-shot-train.txt \\
+      --labels mit-movie --out movie.pack
+  lightner train --model ./my-bart --train train.txt --dev dev.txt --test test.txt \\
+      --labels auto --epochs 30 --out my.pack --checkpoint my.ckpt
+
+What trains: the prompts (and label weights / alpha when asked), never the backbone, unless
+--also-train names backbone parts or --full trains everything. The pack holds the materialised
+prompts, label rows and alpha: a few MB that plug onto the same backbone.
+
+Model selection: the best epoch by dev micro-F1 (from --eval-from on). Without --dev, --holdout
+of the training sentences is set aside for it (never the test set). --checkpoint makes the run
+resumable: run the same command again after an interruption.";
+
+const EVAL_EXAMPLES: &str = "\
+Examples:
+  lightner eval --pack movie.pack --data data/mit-movie/test.txt
+  lightner eval --pack movie.pack --model ./bart-base --data test.txt --json > scores.json
+
+--model defaults to the backbone the pack was trained on (its folder or hub id). Matching is
+strict, as seqeval's strict mode.";
+
+const PREDICT_EXAMPLES: &str = "\
+Examples:
+  echo \"Show me films with Tom Hanks from the nineties\" | lightner predict --pack movie.pack
+  lightner predict --pack movie.pack --input docs.txt --output entities.jsonl
+  lightner predict --pack movie.pack --input test.txt --format conll --output-format conll
+
+Text input is one document per line, split into sentences and words; the JSONL output gives
+character offsets into the document, labels and confidences (the geometric mean of the
+probabilities of the entity's pointer and label tokens). Sentences longer than the model's
+positions are tagged in overlapping windows (counted on stderr), never truncated.";
+
+const INIT_TINY_EXAMPLES: &str = "\
+Examples:
+  lightner init-tiny --out tiny-bart --vocab-from data/mit-movie/10-shot-train.txt
+  lightner train --model tiny-bart --train data/mit-movie/10-shot-train.txt --labels mit-movie --out t.pack
+
+The weights are random: predictions are meaningless until trained, and even then the model only
+memorises. It is for tests and for trying the commands.";
+
+/// Arguments of `lightner train`.
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// Backbone: a folder (config.json, model.safetensors, tokenizer) or a hub id such as
+    /// facebook/bart-base (downloaded once into the hub cache; HF_HUB_OFFLINE=1 forbids it).
+    #[arg(long, value_name = "ID|DIR")]
+    pub model: String,
+
+    /// Labelled training sentences (CoNLL or JSONL).
+    #[arg(long, value_name = "FILE")]
+    pub train: PathBuf,
+
+    /// Labelled dev sentences, to pick the best epoch.
+    #[arg(long, value_name = "FILE")]
+    pub dev: Option<PathBuf>,
+
+    /// Labelled test sentences, scored once at the end (never used for selection).
+    #[arg(long, value_name = "FILE")]
+    pub test: Option<PathBuf>,
+
+    /// Label words: a built-in map (conll2003, mit-movie, mit-restaurant, atis, cluener2020), a
+    /// JSON file {"TYPE": "<<word>>"}, or auto (from the type names in the data).
+    #[arg(long, default_value = "auto", value_name = "MAP")]
+    pub labels: String,
+
+    /// Where to write the prompt pack (a directory; replaced atomically).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+
+    /// Epochs.
+    #[arg(long, default_value_t = 30)]
+    pub epochs: usize,
+
+    /// Sentences per batch.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..))]
+    pub batch_size: u64,
+
+    /// Peak learning rate (linear warm-up, then linear decay to 0).
+    #[arg(long, default_value_t = 5e-5)]
+    pub lr: f64,
+
+    /// Fraction of the steps spent warming up.
+    #[arg(long, default_value_t = 0.01)]
+    pub warmup_ratio: f64,
+
+    /// Decoupled weight decay (none on biases and LayerNorms).
+    #[arg(long, default_value_t = 0.01)]
+    pub weight_decay: f64,
+
+    /// Clip the global gradient norm to this (0 = no clipping).
+    #[arg(long, default_value_t = 1.0)]
+    pub max_grad_norm: f64,
+
+    /// Seed of the prompt initialisation, shuffling, dropout and hold-out split.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+
+    /// First 0-based epoch evaluated on the dev set.
+    #[arg(long, default_value_t = 0)]
+    pub eval_from: usize,
+
+    /// Stop after this many evaluated epochs without a better dev F1.
+    #[arg(long)]
+    pub patience: Option<usize>,
+
+    /// Without --dev: fraction of the training sentences held out to pick the best epoch (0 =
+    /// keep the last epoch).
+    #[arg(long, default_value_t = 0.2)]
+    pub holdout: f64,
+
+    /// Also train the backbone parameters whose name contains PART (e.g. encoder_attn for the
+    /// cross-attention); repeatable.
+    #[arg(long, value_name = "PART")]
+    pub also_train: Vec<String>,
+
+    /// Train everything, backbone included (full fine-tuning; the pack then holds the backbone).
+    #[arg(long, conflicts_with = "also_train")]
+    pub full: bool,
+
+    /// The fusion weight alpha: pointer keys are alpha*H_enc + (1-alpha)*E[word].
+    #[arg(long, default_value_t = 0.5)]
+    pub alpha: f64,
+
+    /// Learn alpha (a scalar through a sigmoid, starting at --alpha).
+    #[arg(long)]
+    pub learn_alpha: bool,
+
+    /// Prompt length L.
+    #[arg(long, default_value_t = 10)]
+    pub prompt_len: usize,
+
+    /// Prompt MLP width P.
+    #[arg(long, default_value_t = 800)]
+    pub prompt_dim: usize,
+
+    /// No prompts at all (plain BARTNER; use with --full).
+    #[arg(long)]
+    pub no_prompts: bool,
+
+    /// How label words enter the model: added (one new token each) or pieces (learnt weights
+    /// over their existing sub-tokens).
+    #[arg(long, value_enum, default_value = "added")]
+    pub label_words: LabelWordsArg,
+
+    /// Which positions pointers address: word-start (first piece of each word) or sub-token
+    /// (every piece, as DeepKE).
+    #[arg(long, value_enum, default_value = "word-start")]
+    pub pointer_space: PointerSpaceArg,
+
+    /// No dropout in training.
+    #[arg(long)]
+    pub no_dropout: bool,
+
+    /// Resumable checkpoint directory (written after every epoch; a rerun resumes from it).
+    #[arg(long, value_name = "DIR")]
+    pub checkpoint: Option<PathBuf>,
+
+    /// Decoding settings for dev evaluation and the pack's defaults.
+    #[command(flatten)]
+    pub decode: DecodeArgs,
+}
+
+/// `--label-words` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LabelWordsArg {
+    /// One new token per label, initialised from its pieces.
+    Added,
+    /// The label word's own pieces with learnt weights.
+    Pieces,
+}
+
+/// `--pointer-space` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PointerSpaceArg {
+    /// First piece of each word.
+    WordStart,
+    /// Every sub-token (DeepKE).
+    SubToken,
+}
+
+/// Decoding flags.
+#[derive(Debug, Args, Clone)]
+pub struct DecodeArgs {
+    /// Beams (1 = greedy).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub beams: Option<u64>,
+
+    /// Beam length-normalisation exponent.
+    #[arg(long)]
+    pub length_penalty: Option<f64>,
+
+    /// Let the decoder emit any sequence (by default only sequences that decode to valid,
+    /// non-overlapping spans are allowed).
+    #[arg(long)]
+    pub unconstrained: bool,
+
+    /// Sentences decoded together.
+    #[arg(long)]
+    pub decode_batch: Option<usize>,
+}
+
+/// Arguments of `lightner eval`.
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// The prompt pack (directory written by `train`).
+    #[arg(long, value_name = "DIR")]
+    pub pack: PathBuf,
+
+    /// Backbone [default: the one recorded in the pack].
+    #[arg(long, value_name = "ID|DIR")]
+    pub model: Option<String>,
+
+    /// Labelled sentences to score (CoNLL or JSONL).
+    #[arg(long, value_name = "FILE")]
+    pub data: PathBuf,
+
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Decoding overrides.
+    #[command(flatten)]
+    pub decode: DecodeArgs,
+}
+
+/// Input formats of `predict`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PredictInput {
+    /// One document per line.
+    Text,
+    /// CoNLL (tags, if any, are ignored).
+    Conll,
+    /// JSON Lines ({"text"} or {"tokens"}).
+    Jsonl,
+}
+
+/// Output formats of `predict`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PredictOutput {
+    /// JSON Lines with character offsets, labels and scores.
+    Jsonl,
+    /// word<TAB>BIO-tag lines.
+    Conll,
+}
+
+/// Arguments of `lightner predict`.
+#[derive(Debug, Args)]
+pub struct PredictArgs {
+    /// The prompt pack.
+    #[arg(long, value_name = "DIR")]
+    pub pack: PathBuf,
+
+    /// Backbone [default: the one recorded in the pack].
+    #[arg(long, value_name = "ID|DIR")]
+    pub model: Option<String>,
+
+    /// Input file, or - for standard input.
+    #[arg(long, default_value = "-", value_name = "FILE")]
+    pub input: PathBuf,
+
+    /// Input format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: PredictInput,
+
+    /// Output file [default: standard output]; written atomically.
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value = "jsonl")]
+    pub output_format: PredictOutput,
+
+    /// Decoding overrides.
+    #[command(flatten)]
+    pub decode: DecodeArgs,
+}
+
+/// Arguments of `lightner init-tiny`.
+#[derive(Debug, Args)]
+pub struct InitTinyArgs {
+    /// Folder to write (config.json, model.safetensors, tokenizer.json, vocab.txt).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+
+    /// Labelled files whose words become whole tokens (otherwise words are spelled in letters).
+    #[arg(long, value_name = "FILE")]
+    pub vocab_from: Vec<PathBuf>,
+
+    /// Width.
+    #[arg(long, default_value_t = 32)]
+    pub d_model: usize,
+
+    /// Layers of the encoder and of the decoder.
+    #[arg(long, default_value_t = 2)]
+    pub layers: usize,
+
+    /// Source positions.
+    #[arg(long, default_value_t = 128)]
+    pub positions: usize,
+
+    /// Seed of the weights.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
 }
 
 const BENCH_EXAMPLES: &str = "\

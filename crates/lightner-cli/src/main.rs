@@ -4,6 +4,7 @@
 
 mod cli;
 mod commands;
+mod plot;
 
 use clap::Parser;
 use std::process::ExitCode;

@@ -3,12 +3,17 @@
 //! buffer in tests) and warnings to stderr.
 
 mod bench;
+mod eval;
+mod init_tiny;
+mod predict;
 mod sample;
 mod score;
 mod stats;
+mod train;
 
-use crate::cli::{Cli, Command, GlobalArgs};
+use crate::cli::{Cli, Command, DecodeArgs, GlobalArgs};
 use lightner::data::{self, Dataset, Format, JsonlStyle, ReadOptions, TagScheme};
+use lightner::pipeline::{Backbone, DecodeSettings, Pack};
 use std::io::Write;
 use std::path::Path;
 
@@ -23,7 +28,34 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> anyhow::Result<()> {
         Command::Sample(args) => sample::run(&cli.global, args, out),
         Command::Score(args) => score::run(&cli.global, args, out),
         Command::Bench(args) => bench::run(&cli.global, args, out),
+        Command::Train(args) => train::run(&cli.global, args, out),
+        Command::Eval(args) => eval::run(&cli.global, args, out),
+        Command::Predict(args) => predict::run(&cli.global, args, out),
+        Command::InitTiny(args) => init_tiny::run(&cli.global, args, out),
     }
+}
+
+/// Decoding settings: `base` with the flags given on the command line.
+fn decode_settings(base: DecodeSettings, args: &DecodeArgs) -> DecodeSettings {
+    DecodeSettings {
+        num_beams: args.beams.map_or(base.num_beams, |b| b as usize),
+        length_penalty: args.length_penalty.unwrap_or(base.length_penalty),
+        constrained: base.constrained && !args.unconstrained,
+        batch_size: args.decode_batch.unwrap_or(base.batch_size).max(1),
+        ..base
+    }
+}
+
+/// Opens a pack and its backbone (`--model`, or the one the pack records).
+fn open_pack(global: &GlobalArgs, pack: &Path, model: Option<&str>) -> anyhow::Result<(Backbone, Pack)> {
+    let pack = Pack::load(pack)?;
+    let id = model.map_or_else(|| pack.manifest.backbone.id.clone(), str::to_string);
+    if !global.quiet && model.is_none() {
+        eprintln!("backbone: {id} (recorded in the pack; --model overrides)");
+    }
+    let bb = Backbone::open(&id)?;
+    pack.check_backbone(&bb)?;
+    Ok((bb, pack))
 }
 
 /// Reads a labelled file, printing its warnings on stderr unless `--quiet`.

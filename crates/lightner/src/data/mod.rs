@@ -8,6 +8,7 @@ pub mod labels;
 pub mod scheme;
 pub mod sentence;
 pub mod stats;
+pub mod text;
 pub mod words;
 
 pub use jsonl::JsonlStyle;

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 /// An opened backbone.
 pub struct Backbone {
-    /// How the user named it (folder path or hub id).
+    /// Its absolute folder path, or its hub id.
     pub id: String,
     /// Its folder.
     pub dir: PathBuf,
@@ -51,7 +51,16 @@ pub fn fnv_hex(bytes: &[u8]) -> String {
 impl Backbone {
     /// Opens `spec`: a folder, or a hub id (downloaded once into the hub cache).
     pub fn open(spec: &str) -> Result<Self> {
-        let dir = ModelSource::parse(spec)?.resolve()?;
+        let source = ModelSource::parse(spec)?;
+        let dir = source.resolve()?;
+        // Packs record the backbone: a folder by its absolute path, so that the pack works from
+        // any working directory; a hub id as it is.
+        let id = match &source {
+            ModelSource::Dir(d) => {
+                d.canonicalize().map_or_else(|_| spec.to_string(), |p| p.display().to_string())
+            }
+            ModelSource::Hub(h) => h.clone(),
+        };
         let config = BartConfig::from_file(&dir.join("config.json"))?;
         let tokenizer = WordTokenizer::from_dir(&dir)?;
         let file = dir.join("model.safetensors");
@@ -67,6 +76,6 @@ impl Backbone {
                 config.vocab_size
             )));
         }
-        Ok(Self { id: spec.to_string(), dir, config, tokenizer, weights, weights_hash })
+        Ok(Self { id, dir, config, tokenizer, weights, weights_hash })
     }
 }

@@ -1,0 +1,31 @@
+//! `lightner eval`: tag a labelled file with a pack and score it.
+
+use super::{decode_settings, open_pack, read, set_threads};
+use crate::cli::{EvalArgs, GlobalArgs};
+use lightner::pipeline::Tagger;
+use std::io::Write;
+
+/// Runs `lightner eval`.
+pub fn run(global: &GlobalArgs, args: &EvalArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+    set_threads(global)?;
+    let data = read(global, &args.data, None)?.sentences;
+    let (bb, pack) = open_pack(global, &args.pack, args.model.as_deref())?;
+    let labels = pack.labels()?;
+    labels.check_covers(&args.data, &data)?;
+    let device = lightner::model::device::device("cpu")?;
+    let (model, words) = pack.model(&bb, &device)?;
+    let settings = decode_settings(pack.manifest.decoding, &args.decode);
+    let tagger = Tagger::new(&bb, labels, words, pack.manifest.model.pointer_space, settings);
+    let (report, tagged) = tagger.evaluate(&model, &data)?;
+    let windowed = tagged.iter().filter(|t| t.windowed).count();
+    if args.json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
+    } else {
+        write!(out, "{report}")?;
+    }
+    if !global.quiet && windowed > 0 {
+        eprintln!("{windowed} sentences were longer than the model's positions and were tagged in windows");
+    }
+    out.flush()?;
+    Ok(())
+}

@@ -1,0 +1,141 @@
+//! `lightner predict`: tag text (one document per line), CoNLL or JSONL with a pack. Results are
+//! written batch by batch, so output starts before the input is exhausted.
+
+use super::{decode_settings, open_pack, set_threads};
+use crate::cli::{GlobalArgs, PredictArgs, PredictInput, PredictOutput};
+use anyhow::Context;
+use lightner::data::{self, Format, ReadOptions, Sentence, TagScheme};
+use lightner::pipeline::{Tagged, Tagger};
+use std::io::{BufRead, Write};
+use std::path::Path;
+
+/// Documents tagged together (text input).
+const CHUNK: usize = 32;
+
+/// One document: its text (text input) and its sentences.
+struct Doc {
+    text: Option<String>,
+    sentences: Vec<Sentence>,
+}
+
+fn entities_json(s: &Sentence, t: &Tagged) -> Vec<serde_json::Value> {
+    let a = s.anchor();
+    t.spans
+        .iter()
+        .map(|x| {
+            let (start, end) = (a.offsets[x.span.start].0, a.offsets[x.span.end - 1].1);
+            serde_json::json!({
+                "start": start, "end": end, "label": x.span.label,
+                "text": a.text.chars().skip(start).take(end - start).collect::<String>(),
+                "tokens": [x.span.start, x.span.end], "score": x.score,
+            })
+        })
+        .collect()
+}
+
+fn write_doc(out: &mut dyn Write, doc: &Doc, tagged: &[Tagged], format: PredictOutput) -> anyhow::Result<()> {
+    match format {
+        PredictOutput::Jsonl => {
+            let entities: Vec<serde_json::Value> =
+                doc.sentences.iter().zip(tagged).flat_map(|(s, t)| entities_json(s, t)).collect();
+            let v = match &doc.text {
+                Some(text) => serde_json::json!({ "text": text, "entities": entities }),
+                None => {
+                    let s = &doc.sentences[0];
+                    serde_json::json!({ "tokens": s.words, "text": s.anchor().text, "entities": entities })
+                }
+            };
+            writeln!(out, "{}", serde_json::to_string(&v)?)?;
+        }
+        PredictOutput::Conll => {
+            let tagged_sents: Vec<Sentence> = doc
+                .sentences
+                .iter()
+                .zip(tagged)
+                .map(|(s, t)| {
+                    Sentence::new(s.words.clone(), t.spans.iter().map(|x| x.span.clone()).collect())
+                })
+                .collect();
+            data::write_to(out, &tagged_sents, Format::Conll(TagScheme::Bio))?;
+        }
+    }
+    Ok(())
+}
+
+/// Runs `lightner predict`.
+pub fn run(global: &GlobalArgs, args: &PredictArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+    set_threads(global)?;
+    let (bb, pack) = open_pack(global, &args.pack, args.model.as_deref())?;
+    let device = lightner::model::device::device("cpu")?;
+    let (model, words) = pack.model(&bb, &device)?;
+    let settings = decode_settings(pack.manifest.decoding, &args.decode);
+    let tagger = Tagger::new(&bb, pack.labels()?, words, pack.manifest.model.pointer_space, settings);
+    // Output to a file is collected and written atomically at the end; stdout streams.
+    let mut buffer: Vec<u8> = Vec::new();
+    let sink: &mut dyn Write = if args.output.is_some() { &mut buffer } else { out };
+    let mut stats = (0usize, 0usize, 0usize); // sentences, windowed, entities
+    let mut flush = |docs: &mut Vec<Doc>, sink: &mut dyn Write| -> anyhow::Result<()> {
+        let words: Vec<Vec<String>> =
+            docs.iter().flat_map(|d| d.sentences.iter().map(|s| s.words.clone())).collect();
+        let tagged = tagger.tag(&model, &words)?;
+        let mut k = 0;
+        for d in docs.iter() {
+            let n = d.sentences.len();
+            write_doc(sink, d, &tagged[k..k + n], args.output_format)?;
+            k += n;
+        }
+        sink.flush()?;
+        stats.0 += tagged.len();
+        stats.1 += tagged.iter().filter(|t| t.windowed).count();
+        stats.2 += tagged.iter().map(|t| t.spans.len()).sum::<usize>();
+        docs.clear();
+        Ok(())
+    };
+    let mut docs: Vec<Doc> = Vec::new();
+    match args.format {
+        PredictInput::Text => {
+            let reader: Box<dyn BufRead> = if args.input == Path::new("-") {
+                Box::new(std::io::stdin().lock())
+            } else {
+                let f = std::fs::File::open(&args.input).map_err(|e| lightner::Error::io(&args.input, e))?;
+                Box::new(std::io::BufReader::new(f))
+            };
+            for (i, line) in reader.lines().enumerate() {
+                let line = line.with_context(|| format!("{}:{}: reading", args.input.display(), i + 1))?;
+                let text = line.trim_end_matches('\r').to_string();
+                let sentences = data::text::sentences(&text);
+                docs.push(Doc { text: Some(text), sentences });
+                if docs.len() >= CHUNK {
+                    flush(&mut docs, sink)?;
+                }
+            }
+        }
+        PredictInput::Conll | PredictInput::Jsonl => {
+            let opts = ReadOptions { scheme: None, jsonl: Some(args.format == PredictInput::Jsonl) };
+            let ds = if args.input == Path::new("-") {
+                let mut bytes = Vec::new();
+                std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut bytes)?;
+                data::read_bytes(Path::new("<stdin>"), &bytes, opts)?
+            } else {
+                data::read_file(&args.input, opts)?
+            };
+            for s in ds.sentences {
+                docs.push(Doc { text: None, sentences: vec![s] });
+                if docs.len() >= CHUNK {
+                    flush(&mut docs, sink)?;
+                }
+            }
+        }
+    }
+    flush(&mut docs, sink)?;
+    if let Some(path) = &args.output {
+        lightner::io::write_atomic(path, &buffer)?;
+    }
+    if !global.quiet {
+        eprintln!(
+            "tagged {} sentences, {} entities; {} sentences tagged in windows",
+            stats.0, stats.2, stats.1
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,211 @@
+//! `lightner train`: read the data, train, save the pack with its metrics log and plot, and print
+//! the per-type tables.
+
+use super::{decode_settings, read, set_threads};
+use crate::cli::{GlobalArgs, LabelWordsArg, PointerSpaceArg, TrainArgs};
+use crate::plot;
+use anyhow::{Context, bail};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use lightner::data::LabelSet;
+use lightner::pipeline::session::{self, TrainJob};
+use lightner::pipeline::{Backbone, DecodeSettings, ModelSpec, PromptSize, Tagger};
+use lightner::tokenize::{LabelWordMode, PointerSpace};
+use lightner::train::{EpochLog, Observer, TrainConfig, TrainWhat};
+use std::io::Write;
+
+/// Draws a progress bar over the steps and prints a line per epoch.
+struct Progress {
+    bar: ProgressBar,
+    quiet: bool,
+}
+
+impl Observer for Progress {
+    fn begin(&mut self, total: usize, done: usize) {
+        self.bar.set_length(total as u64);
+        self.bar.set_position(done as u64);
+        if done > 0 && !self.quiet {
+            self.bar.println(format!("resuming at step {done} of {total}"));
+        }
+    }
+
+    fn step(&mut self, step: usize, loss: f64, lr: f64) {
+        self.bar.set_position(step as u64);
+        self.bar.set_message(format!("loss {loss:.4}  lr {lr:.2e}"));
+    }
+
+    fn epoch(&mut self, l: &EpochLog) -> bool {
+        if !self.quiet {
+            let dev = l.dev.map_or("no dev set".to_string(), |d| {
+                format!("dev P {:.4} R {:.4} F1 {:.4}", d.precision, d.recall, d.f1)
+            });
+            self.bar.println(format!(
+                "epoch {:>3}  loss {:.4}  grad-norm {:.3}  {dev}{}  ({:.1} s)",
+                l.epoch + 1,
+                l.loss,
+                l.grad_norm,
+                if l.best { "  best" } else { "" },
+                l.seconds
+            ));
+        }
+        true
+    }
+}
+
+fn check(args: &TrainArgs) -> anyhow::Result<()> {
+    if !(0.0..=1.0).contains(&args.alpha) {
+        bail!("--alpha {} is not in [0, 1]", args.alpha);
+    }
+    if !(0.0..1.0).contains(&args.holdout) {
+        bail!("--holdout {} is not in [0, 1)", args.holdout);
+    }
+    if args.lr <= 0.0 || !args.lr.is_finite() {
+        bail!("--lr must be a positive number");
+    }
+    if args.epochs == 0 {
+        bail!("--epochs must be at least 1");
+    }
+    if args.no_prompts && !args.full && args.also_train.is_empty() {
+        bail!("--no-prompts leaves nothing to train; add --full (or --also-train PART)");
+    }
+    Ok(())
+}
+
+/// Runs `lightner train`.
+pub fn run(global: &GlobalArgs, args: &TrainArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+    check(args)?;
+    set_threads(global)?;
+    let train = read(global, &args.train, None)?.sentences;
+    let dev = args.dev.as_ref().map(|p| read(global, p, None)).transpose()?.map(|d| d.sentences);
+    let test = args.test.as_ref().map(|p| read(global, p, None)).transpose()?.map(|d| d.sentences);
+    let types = train.iter().flat_map(|s| s.spans.iter().map(|x| x.label.as_str()));
+    let labels = LabelSet::resolve(&args.labels, types)?
+        .with_names_from(train.iter().flat_map(|s| s.spans.iter().map(|x| x.label.as_str())));
+    labels.check_covers(&args.train, &train)?;
+    if let (Some(p), Some(d)) = (&args.dev, &dev) {
+        labels.check_covers(p, d)?;
+    }
+    if !global.quiet {
+        eprintln!("loading backbone {}", args.model);
+    }
+    let bb = Backbone::open(&args.model)?;
+    let spec = ModelSpec {
+        label_mode: match args.label_words {
+            LabelWordsArg::Added => LabelWordMode::Added,
+            LabelWordsArg::Pieces => LabelWordMode::Pieces,
+        },
+        pointer_space: match args.pointer_space {
+            PointerSpaceArg::WordStart => PointerSpace::WordStart,
+            PointerSpaceArg::SubToken => PointerSpace::SubToken,
+        },
+        prompt: (!args.no_prompts).then_some(PromptSize { len: args.prompt_len, dim: args.prompt_dim }),
+        alpha: args.alpha,
+        learn_alpha: args.learn_alpha,
+    };
+    let config = TrainConfig {
+        epochs: args.epochs,
+        batch_size: args.batch_size as usize,
+        lr: args.lr,
+        weight_decay: args.weight_decay,
+        warmup_ratio: args.warmup_ratio,
+        max_grad_norm: args.max_grad_norm,
+        seed: args.seed,
+        eval_from_epoch: args.eval_from,
+        patience: args.patience,
+        dropout: !args.no_dropout,
+        train: if args.full {
+            TrainWhat::Everything
+        } else if args.also_train.is_empty() {
+            TrainWhat::Prompts
+        } else {
+            TrainWhat::PromptsAnd(args.also_train.clone())
+        },
+    };
+    let decoding = decode_settings(DecodeSettings::default(), &args.decode);
+    let bar = if global.quiet { ProgressBar::hidden() } else { ProgressBar::new(0) };
+    bar.set_draw_target(if global.quiet {
+        ProgressDrawTarget::hidden()
+    } else {
+        ProgressDrawTarget::stderr()
+    });
+    bar.set_style(
+        ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} steps  {msg}  ETA {eta}")
+            .context("progress bar template")?
+            .progress_chars("=> "),
+    );
+    let mut progress = Progress { bar: bar.clone(), quiet: global.quiet };
+    let quiet = global.quiet;
+    let job = TrainJob {
+        backbone: &bb,
+        train,
+        dev,
+        holdout: args.holdout,
+        labels: labels.clone(),
+        spec: spec.clone(),
+        config,
+        decoding,
+        checkpoint: args.checkpoint.clone(),
+        device: lightner::model::device::device("cpu")?,
+    };
+    let mut outcome = session::run(job, &mut progress, &mut |m| {
+        if !quiet {
+            bar.println(m);
+        }
+    })?;
+    bar.finish_and_clear();
+    let mut test_report = None;
+    if let (Some(path), Some(test)) = (&args.test, &test) {
+        let tagger =
+            Tagger::new(&bb, labels.clone(), words(&bb, &labels, &spec)?, spec.pointer_space, decoding);
+        let (r, _) =
+            tagger.evaluate(&outcome.model, test).with_context(|| format!("scoring {}", path.display()))?;
+        if let Some(m) = outcome.pack.manifest.metrics.as_object_mut() {
+            m.insert(
+                "test".into(),
+                serde_json::json!({"precision": r.micro.precision, "recall": r.micro.recall, "f1": r.micro.f1, "sentences": r.sentences}),
+            );
+        }
+        test_report = Some(r);
+    }
+    outcome.pack.save(&args.out)?;
+    // The per-epoch log and its plot go next to the pack's own files.
+    let mut log = Vec::new();
+    for l in &outcome.summary.history {
+        serde_json::to_writer(&mut log, l)?;
+        log.push(b'\n');
+    }
+    lightner::io::write_atomic(&args.out.join("metrics.jsonl"), &log)?;
+    plot::training_curves(&args.out.join("training.svg"), &outcome.summary.history)?;
+    if let Some(r) = &outcome.dev_report {
+        let what = if args.dev.is_some() { "dev" } else { "held-out training sentences" };
+        writeln!(
+            out,
+            "{what} ({} sentences), best epoch {}:",
+            r.sentences,
+            outcome.summary.best.map_or(0, |b| b.1 + 1)
+        )?;
+        write!(out, "{r}")?;
+    }
+    if let Some(r) = &test_report {
+        writeln!(out, "test ({} sentences):", r.sentences)?;
+        write!(out, "{r}")?;
+    }
+    if outcome.summary.stopped_early {
+        writeln!(out, "stopped early: no better dev F1 for {} evaluations", args.patience.unwrap_or(0))?;
+    }
+    writeln!(
+        out,
+        "wrote {} (alpha {:.3}{}); metrics.jsonl and training.svg inside",
+        args.out.display(),
+        outcome.pack.manifest.model.alpha,
+        if spec.learn_alpha { ", learnt" } else { "" }
+    )?;
+    Ok(())
+}
+
+fn words(
+    bb: &Backbone,
+    labels: &LabelSet,
+    spec: &ModelSpec,
+) -> anyhow::Result<lightner::tokenize::LabelWords> {
+    Ok(lightner::tokenize::LabelWords::new(labels, &bb.tokenizer, spec.label_mode)?)
+}
