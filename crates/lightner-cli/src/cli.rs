@@ -299,6 +299,11 @@ pub struct EvalArgs {
     #[arg(long)]
     pub json: bool,
 
+    /// Also report DeepKE's Seq2SeqSpanMetric (its f/rec/pre percentages and exact-match rate),
+    /// to compare with DeepKE's training logs.
+    #[arg(long)]
+    pub deepke_compat: bool,
+
     /// Decoding overrides.
     #[command(flatten)]
     pub decode: DecodeArgs,

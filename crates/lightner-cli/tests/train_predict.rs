@@ -111,6 +111,11 @@ fn train_then_eval_and_predict_in_fresh_processes() {
     let o = run(&["-q", "eval", "--pack", s(&pack), "--data", s(&train), "--json"]);
     let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(report["micro"]["f1"], 1.0);
+    let o = run(&["-q", "eval", "--pack", s(&pack), "--data", s(&train), "--json", "--deepke-compat"]);
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(report["deepke"]["scores"]["f"], 100.0, "{report}");
+    assert_eq!(report["deepke"]["scores"]["em"], 1.0, "{report}");
+    assert_eq!(report["deepke"]["sentences"], 30);
 
     let gold_spans: Vec<Vec<Span>> = gold.iter().map(|s| s.spans.clone()).collect();
     // predict: CoNLL in, CoNLL out.

@@ -18,10 +18,22 @@ pub fn run(global: &GlobalArgs, args: &EvalArgs, out: &mut dyn Write) -> anyhow:
     let tagger = Tagger::new(&bb, labels, words, pack.manifest.model.pointer_space, settings);
     let (report, tagged) = tagger.evaluate(&model, &data)?;
     let windowed = tagged.iter().filter(|t| t.windowed).count();
+    let deepke = args.deepke_compat.then(|| tagger.deepke_metric(&data, &tagged)).transpose()?;
     if args.json {
-        writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
+        let mut v = serde_json::to_value(&report)?;
+        if let (Some((d, n)), Some(obj)) = (&deepke, v.as_object_mut()) {
+            obj.insert("deepke".into(), serde_json::json!({ "scores": d, "sentences": n }));
+        }
+        writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
     } else {
         write!(out, "{report}")?;
+        if let Some((d, n)) = &deepke {
+            writeln!(
+                out,
+                "\nDeepKE Seq2SeqSpanMetric over {n} sentences: f {:.2}  rec {:.2}  pre {:.2}  em {:.4}",
+                d.f, d.rec, d.pre, d.em
+            )?;
+        }
     }
     if !global.quiet && windowed > 0 {
         eprintln!("{windowed} sentences were longer than the model's positions and were tagged in windows");

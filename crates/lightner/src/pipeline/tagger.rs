@@ -6,7 +6,7 @@ use super::windows;
 use crate::data::{LabelSet, Sentence};
 use crate::decode::{self, Constraint, ScoredSpan, SearchConfig, SearchInput};
 use crate::error::Result;
-use crate::eval::{Evaluator, Report};
+use crate::eval::{DeepKeScores, Evaluator, Report, Seq2SeqSpanMetric};
 use crate::model::LightNer;
 use crate::model::batch::source_tensors;
 use crate::tokenize::codec::Symbol;
@@ -52,6 +52,8 @@ pub struct Tagged {
     pub ignored: usize,
     /// Whether the sentence was tagged in windows.
     pub windowed: bool,
+    /// The generated target sequence (bos … eos), when the sentence was tagged whole.
+    pub sequence: Option<Vec<u32>>,
 }
 
 /// What tagging needs besides the model.
@@ -69,6 +71,10 @@ pub struct Tagger<'a> {
     /// Source positions the model has (bos and eos included).
     pub max_positions: usize,
 }
+
+/// One decoded unit (sentence or window): its entities, how many decoded tokens were ignored,
+/// and the generated sequence.
+type UnitResult = (Vec<ScoredSpan>, usize, Vec<u32>);
 
 struct Unit {
     sentence: usize,
@@ -128,7 +134,7 @@ impl<'a> Tagger<'a> {
         // Longest first, so that batches hold similar lengths.
         let mut order: Vec<usize> = (0..units.len()).collect();
         order.sort_by_key(|&u| std::cmp::Reverse(units[u].align.len()));
-        let mut found: Vec<Option<(Vec<ScoredSpan>, usize)>> = vec![None; units.len()];
+        let mut found: Vec<Option<UnitResult>> = vec![None; units.len()];
         for chunk in order.chunks(self.settings.batch_size.max(1)) {
             let results = self.tag_batch(model, chunk.iter().map(|&u| &units[u].align).collect())?;
             for (&u, r) in chunk.iter().zip(results) {
@@ -140,8 +146,11 @@ impl<'a> Tagger<'a> {
         let mut per_window: Vec<Vec<Vec<ScoredSpan>>> =
             plans.iter().map(|p| vec![Vec::new(); p.len()]).collect();
         for (unit, r) in units.iter().zip(found) {
-            let (spans, ignored) = r.unwrap_or_default();
+            let (spans, ignored, seq) = r.unwrap_or_default();
             out[unit.sentence].ignored += ignored;
+            if !out[unit.sentence].windowed {
+                out[unit.sentence].sequence = Some(seq);
+            }
             per_window[unit.sentence][unit.window] = spans;
         }
         for ((t, plan), pw) in out.iter_mut().zip(&plans).zip(per_window) {
@@ -150,7 +159,7 @@ impl<'a> Tagger<'a> {
         Ok(out)
     }
 
-    fn tag_batch(&self, model: &LightNer, aligns: Vec<&Alignment>) -> Result<Vec<(Vec<ScoredSpan>, usize)>> {
+    fn tag_batch(&self, model: &LightNer, aligns: Vec<&Alignment>) -> Result<Vec<UnitResult>> {
         let device = model.bart.shared.val().device();
         let examples: Vec<Example> = aligns.iter().map(|a| Example::source_only(a, &self.codec)).collect();
         let (src_ids, src_pad, invalid) = source_tensors(&examples, self.tokenizer.special().pad, &device);
@@ -194,9 +203,26 @@ impl<'a> Tagger<'a> {
             .zip(&aligns)
             .map(|(g, a)| {
                 let (spans, decoded) = decode::entities(g, a, &self.codec, &self.labels);
-                (spans, decoded.issues.len())
+                (spans, decoded.issues.len(), g.tokens.clone())
             })
             .collect())
+    }
+
+    /// DeepKE's `Seq2SeqSpanMetric` (spec §8.1) of tagged sentences against their gold entities,
+    /// in this tagger's pointer space, over the sentences tagged whole (windowed ones have no
+    /// single sequence). Returns the scores and how many sentences they cover.
+    pub fn deepke_metric(&self, gold: &[Sentence], tagged: &[Tagged]) -> Result<(DeepKeScores, usize)> {
+        let mut m = Seq2SeqSpanMetric::new(self.labels.len());
+        let mut n = 0;
+        for (g, t) in gold.iter().zip(tagged) {
+            let Some(pred) = &t.sequence else { continue };
+            let align = Alignment::encode(self.tokenizer, &g.words)?;
+            let target = self.codec.encode(&align, &g.spans, &self.labels)?;
+            let gold_row: Vec<u32> = target.seq.iter().map(|t| t.0).collect();
+            m.add(pred, &gold_row);
+            n += 1;
+        }
+        Ok((m.metric(), n))
     }
 
     /// Tags the sentences and scores them against their gold entities.
