@@ -198,6 +198,11 @@ pub struct TrainArgs {
     #[arg(long, conflicts_with = "also_train")]
     pub full: bool,
 
+    /// With a BERT-family backbone (warm-started as encoder-decoder), keep its new, randomly
+    /// initialised cross-attention frozen (by default it trains with the prompts).
+    #[arg(long)]
+    pub freeze_cross_attention: bool,
+
     /// The fusion weight alpha: pointer keys are alpha*H_enc + (1-alpha)*E[word].
     #[arg(long, default_value_t = 0.5)]
     pub alpha: f64,

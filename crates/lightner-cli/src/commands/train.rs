@@ -114,10 +114,19 @@ pub fn run(global: &GlobalArgs, args: &TrainArgs, out: &mut dyn Write) -> anyhow
         dropout: !args.no_dropout,
         train: if args.full {
             TrainWhat::Everything
-        } else if args.also_train.is_empty() {
-            TrainWhat::Prompts
         } else {
-            TrainWhat::PromptsAnd(args.also_train.clone())
+            let mut parts = args.also_train.clone();
+            // A warm-started backbone's cross-attention is random: it must learn (bert2bert).
+            if bb.warm_started && !args.freeze_cross_attention && !parts.iter().any(|p| p == "encoder_attn") {
+                parts.push("encoder_attn".into());
+                if !global.quiet {
+                    eprintln!(
+                        "{} is a BERT-family encoder warm-started as encoder-decoder: its new cross-attention trains too (--freeze-cross-attention keeps it frozen)",
+                        bb.id
+                    );
+                }
+            }
+            if parts.is_empty() { TrainWhat::Prompts } else { TrainWhat::PromptsAnd(parts) }
         },
     };
     let decoding = decode_settings(DecodeSettings::default(), &args.decode);

@@ -4,6 +4,7 @@
 pub mod attention;
 pub mod bart;
 pub mod batch;
+pub mod bert2bert;
 pub mod config;
 pub mod device;
 pub mod label_init;

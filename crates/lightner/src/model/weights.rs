@@ -50,6 +50,11 @@ impl Weights {
         })
     }
 
+    /// Whether a tensor is stored under exactly `name` (no prefix added).
+    pub fn has_raw(&self, name: &str) -> bool {
+        self.find(name).is_some()
+    }
+
     /// Whether the backbone tensor `name` (without the `model.` prefix) exists.
     pub fn has(&self, name: &str) -> bool {
         self.find(&format!("{}{name}", self.prefix)).is_some()

@@ -3,6 +3,7 @@
 //! plugged onto a backbone it was not trained on.
 
 use crate::error::{Error, Result};
+use crate::model::bert2bert::{is_bert_config, warm_start};
 use crate::model::source::ModelSource;
 use crate::model::{BartConfig, Weights};
 use crate::tokenize::WordTokenizer;
@@ -22,6 +23,9 @@ pub struct Backbone {
     pub weights: Weights,
     /// FNV-1a 64 of `model.safetensors`, hex.
     pub weights_hash: String,
+    /// Whether this is a BERT-family encoder warm-started as an encoder-decoder (its
+    /// cross-attention is new and should train).
+    pub warm_started: bool,
 }
 
 impl std::fmt::Debug for Backbone {
@@ -61,13 +65,19 @@ impl Backbone {
             }
             ModelSource::Hub(h) => h.clone(),
         };
-        let config = BartConfig::from_file(&dir.join("config.json"))?;
         let tokenizer = WordTokenizer::from_dir(&dir)?;
         let file = dir.join("model.safetensors");
         let bytes = std::fs::read(&file).map_err(|e| Error::io(&file, e))?;
         let weights_hash = fnv_hex(&bytes);
         drop(bytes);
-        let weights = Weights::open(&[file])?;
+        let cfg_path = dir.join("config.json");
+        let warm_started = is_bert_config(&cfg_path);
+        let (config, weights) = if warm_started {
+            let (cfg, host) = warm_start(&cfg_path, &Weights::open(&[file])?)?;
+            (cfg, Weights::from_tensors(&host)?)
+        } else {
+            (BartConfig::from_file(&cfg_path)?, Weights::open(&[file])?)
+        };
         if tokenizer.vocab_size() > config.vocab_size {
             return Err(Error::Invalid(format!(
                 "{}: the tokenizer has {} tokens but the model only {} embedding rows; the folder mixes two models",
@@ -76,6 +86,6 @@ impl Backbone {
                 config.vocab_size
             )));
         }
-        Ok(Self { id, dir, config, tokenizer, weights, weights_hash })
+        Ok(Self { id, dir, config, tokenizer, weights, weights_hash, warm_started })
     }
 }

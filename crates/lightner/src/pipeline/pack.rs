@@ -45,6 +45,9 @@ pub struct BackboneInfo {
     pub decoder_layers: usize,
     /// Embedding rows.
     pub vocab_size: usize,
+    /// Whether it is a BERT-family encoder warm-started as encoder-decoder.
+    #[serde(default)]
+    pub warm_started: bool,
 }
 
 /// `manifest.json`.
@@ -154,6 +157,7 @@ impl Pack {
                 d_model: bb.config.d_model,
                 decoder_layers: bb.config.decoder_layers,
                 vocab_size: bb.config.vocab_size,
+                warm_started: bb.warm_started,
             },
             labels: labels.labels().to_vec(),
             model: spec,
