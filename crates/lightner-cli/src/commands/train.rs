@@ -19,12 +19,22 @@ struct Progress {
     quiet: bool,
 }
 
+/// Prints a line above the bar, or plainly when the bar is not drawn (stderr is not a terminal:
+/// indicatif then drops `println` too, and logs would lose the per-epoch lines).
+fn say(bar: &ProgressBar, line: String) {
+    if bar.is_hidden() {
+        eprintln!("{line}");
+    } else {
+        bar.println(line);
+    }
+}
+
 impl Observer for Progress {
     fn begin(&mut self, total: usize, done: usize) {
         self.bar.set_length(total as u64);
         self.bar.set_position(done as u64);
         if done > 0 && !self.quiet {
-            self.bar.println(format!("resuming at step {done} of {total}"));
+            say(&self.bar, format!("resuming at step {done} of {total}"));
         }
     }
 
@@ -38,14 +48,17 @@ impl Observer for Progress {
             let dev = l.dev.map_or("no dev set".to_string(), |d| {
                 format!("dev P {:.4} R {:.4} F1 {:.4}", d.precision, d.recall, d.f1)
             });
-            self.bar.println(format!(
-                "epoch {:>3}  loss {:.4}  grad-norm {:.3}  {dev}{}  ({:.1} s)",
-                l.epoch + 1,
-                l.loss,
-                l.grad_norm,
-                if l.best { "  best" } else { "" },
-                l.seconds
-            ));
+            say(
+                &self.bar,
+                format!(
+                    "epoch {:>3}  loss {:.4}  grad-norm {:.3}  {dev}{}  ({:.1} s)",
+                    l.epoch + 1,
+                    l.loss,
+                    l.grad_norm,
+                    if l.best { "  best" } else { "" },
+                    l.seconds
+                ),
+            );
         }
         true
     }
@@ -157,7 +170,7 @@ pub fn run(global: &GlobalArgs, args: &TrainArgs, out: &mut dyn Write) -> anyhow
     };
     let mut outcome = session::run(job, &mut progress, &mut |m| {
         if !quiet {
-            bar.println(m);
+            say(&bar, m);
         }
     })?;
     bar.finish_and_clear();
