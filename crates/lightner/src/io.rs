@@ -37,6 +37,50 @@ pub fn write_atomic_with(
     Ok(())
 }
 
+/// A named f32 tensor on the host: name, values, shape.
+pub type F32Tensor = (String, Vec<f32>, Vec<usize>);
+
+/// Serialises named f32 tensors (little-endian) as a safetensors image, with optional metadata.
+/// The one writer behind packs, checkpoints and random backbones.
+pub fn f32_safetensors(
+    tensors: &[F32Tensor],
+    metadata: Option<std::collections::HashMap<String, String>>,
+) -> Result<Vec<u8>> {
+    use safetensors::tensor::{Dtype, TensorView};
+    let bytes: Vec<Vec<u8>> =
+        tensors.iter().map(|(_, v, _)| v.iter().flat_map(|x| x.to_le_bytes()).collect()).collect();
+    let views: Vec<(String, TensorView<'_>)> = tensors
+        .iter()
+        .zip(&bytes)
+        .map(|((n, _, s), b)| {
+            TensorView::new(Dtype::F32, s.clone(), b)
+                .map(|v| (n.clone(), v))
+                .map_err(|e| Error::Invalid(format!("tensor {n}: {e}")))
+        })
+        .collect::<Result<_>>()?;
+    safetensors::serialize(views, metadata).map_err(|e| Error::Invalid(e.to_string()))
+}
+
+/// Reads every tensor of a safetensors image written by [`f32_safetensors`], with its metadata.
+/// Errors name `path`: not safetensors, or a tensor that is not f32.
+pub fn read_f32_safetensors(
+    path: &Path,
+    bytes: &[u8],
+) -> Result<(Vec<F32Tensor>, std::collections::HashMap<String, String>)> {
+    let bad = |m: String| Error::Invalid(format!("{}: {m}", path.display()));
+    let (_, meta) = safetensors::SafeTensors::read_metadata(bytes).map_err(|e| bad(e.to_string()))?;
+    let st = safetensors::SafeTensors::deserialize(bytes).map_err(|e| bad(e.to_string()))?;
+    let mut out = Vec::new();
+    for (name, view) in st.tensors() {
+        if view.dtype() != safetensors::tensor::Dtype::F32 {
+            return Err(bad(format!("{name} is not f32")));
+        }
+        let v = view.data().chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+        out.push((name, v, view.shape().to_vec()));
+    }
+    Ok((out, meta.metadata().clone().unwrap_or_default()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -105,18 +105,6 @@ pub fn random_bart(cfg: &BartConfig, init: RandomInit) -> Vec<HostTensor> {
 
 /// Serialises host tensors as a safetensors file image (f32, little-endian).
 pub fn to_safetensors(tensors: &[HostTensor]) -> Vec<u8> {
-    let bytes: Vec<(String, Vec<u8>, Vec<usize>)> = tensors
-        .iter()
-        .map(|(n, v, s)| (n.clone(), v.iter().flat_map(|x| x.to_le_bytes()).collect(), s.clone()))
-        .collect();
-    let views: Vec<(String, safetensors::tensor::TensorView<'_>)> = bytes
-        .iter()
-        .filter_map(|(n, b, s)| {
-            safetensors::tensor::TensorView::new(safetensors::Dtype::F32, s.clone(), b)
-                .ok()
-                .map(|v| (n.clone(), v))
-        })
-        .collect();
-    // Serialising views we just built cannot fail (shapes and byte lengths agree by construction).
-    safetensors::serialize(views, None).unwrap_or_default()
+    // Views of tensors we just built cannot fail (shapes and byte lengths agree by construction).
+    crate::io::f32_safetensors(tensors, None).unwrap_or_default()
 }

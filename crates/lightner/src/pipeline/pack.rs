@@ -17,12 +17,12 @@ use super::{ModelSpec, label_scoring, load_bart};
 use crate::data::LabelSet;
 use crate::data::labels::Label;
 use crate::error::{Error, Result};
+use crate::io::{F32Tensor, f32_safetensors, read_f32_safetensors};
 use crate::model::lightner::PrefixSet;
 use crate::model::{HeadParams, LightNer, PointerHead, Trainable, attention::Prefix, params};
 use crate::tokenize::{LabelWords, SpecialIds};
 use burn::module::Param;
 use burn::tensor::{Device, Tensor, TensorData};
-use safetensors::tensor::{Dtype, TensorView};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -172,26 +172,12 @@ impl Pack {
     }
 
     fn serialize(&self) -> Result<Vec<u8>> {
-        let bytes: Vec<(String, Vec<u8>, Vec<usize>)> = self
+        let tensors: Vec<F32Tensor> = self
             .tensors
             .iter()
-            .map(|(n, t)| {
-                Ok((
-                    n.clone(),
-                    f32s(t.clone())?.iter().flat_map(|x| x.to_le_bytes()).collect(),
-                    t.shape().to_vec(),
-                ))
-            })
+            .map(|(n, t)| Ok((n.clone(), f32s(t.clone())?, t.shape().to_vec())))
             .collect::<Result<_>>()?;
-        let views: Vec<(String, TensorView<'_>)> = bytes
-            .iter()
-            .map(|(n, b, s)| {
-                TensorView::new(Dtype::F32, s.clone(), b)
-                    .map(|v| (n.clone(), v))
-                    .map_err(|e| Error::Invalid(e.to_string()))
-            })
-            .collect::<Result<_>>()?;
-        safetensors::serialize(views, None).map_err(|e| Error::Invalid(e.to_string()))
+        f32_safetensors(&tensors, None)
     }
 
     /// Writes the pack directory `dir` (replacing an existing pack there).
@@ -243,14 +229,11 @@ impl Pack {
                 tpath.display()
             )));
         }
-        let st = safetensors::SafeTensors::deserialize(&bytes)
-            .map_err(|e| Error::Invalid(format!("{}: {e}", tpath.display())))?;
-        let mut tensors = BTreeMap::new();
-        for (name, view) in st.tensors() {
-            let v: Vec<f32> =
-                view.data().chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
-            tensors.insert(name, TensorData::new(v, view.shape().to_vec()));
-        }
+        let tensors = read_f32_safetensors(&tpath, &bytes)?
+            .0
+            .into_iter()
+            .map(|(name, v, shape)| (name, TensorData::new(v, shape)))
+            .collect();
         Ok(Self { manifest, tensors })
     }
 

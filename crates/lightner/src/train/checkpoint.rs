@@ -5,10 +5,10 @@
 
 use super::trainer::EpochLog;
 use crate::error::{Error, Result};
+use crate::io::{F32Tensor, f32_safetensors, read_f32_safetensors};
 use crate::model::params::SavedParam;
 use burn::module::ParamId;
 use burn::tensor::TensorData;
-use safetensors::tensor::{Dtype, TensorView};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -32,7 +32,7 @@ pub struct LoopState {
 
 /// Writes parameters by path as safetensors (f32), ids in the metadata.
 pub fn save_params(path: &Path, params: &BTreeMap<String, SavedParam>) -> Result<()> {
-    let bytes: Vec<(String, Vec<u8>, Vec<usize>)> = params
+    let tensors: Vec<F32Tensor> = params
         .iter()
         .map(|(name, p)| {
             let v = p
@@ -41,48 +41,27 @@ pub fn save_params(path: &Path, params: &BTreeMap<String, SavedParam>) -> Result
                 .convert::<f32>()
                 .try_into_vec::<f32>()
                 .map_err(|e| Error::Invalid(format!("{e:?}")))?;
-            Ok((name.clone(), v.iter().flat_map(|x| x.to_le_bytes()).collect(), p.data.shape().to_vec()))
+            Ok((name.clone(), v, p.data.shape().to_vec()))
         })
         .collect::<Result<_>>()?;
-    let views: Vec<(String, TensorView<'_>)> = bytes
-        .iter()
-        .map(|(n, b, s)| {
-            TensorView::new(Dtype::F32, s.clone(), b)
-                .map(|v| (n.clone(), v))
-                .map_err(|e| Error::Invalid(e.to_string()))
-        })
-        .collect::<Result<_>>()?;
-    let ids: BTreeMap<String, String> =
-        params.iter().map(|(n, p)| (n.clone(), p.id.val().to_string())).collect();
-    let out = safetensors::serialize(views, Some(std::collections::HashMap::from_iter(ids)))
-        .map_err(|e| Error::Invalid(e.to_string()))?;
-    crate::io::write_atomic(path, &out)
+    let ids = params.iter().map(|(n, p)| (n.clone(), p.id.val().to_string())).collect();
+    crate::io::write_atomic(path, &f32_safetensors(&tensors, Some(ids))?)
 }
 
 /// Reads what [`save_params`] wrote.
 pub fn load_params(path: &Path) -> Result<BTreeMap<String, SavedParam>> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    let bad = |m: String| Error::Invalid(format!("{}: {m}", path.display()));
-    let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).map_err(|e| bad(e.to_string()))?;
-    let ids = meta.metadata().clone().unwrap_or_default();
-    let st = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| bad(e.to_string()))?;
-    let mut out = BTreeMap::new();
-    for (name, view) in st.tensors() {
-        if view.dtype() != Dtype::F32 {
-            return Err(bad(format!("{name} is not f32")));
-        }
-        let v: Vec<f32> =
-            view.data().chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
-        let id = ids
-            .get(&name)
-            .and_then(|s| s.parse::<u64>().ok())
-            .ok_or_else(|| bad(format!("no parameter id for {name}")))?;
-        out.insert(
-            name,
-            SavedParam { id: ParamId::from(id), data: TensorData::new(v, view.shape().to_vec()) },
-        );
-    }
-    Ok(out)
+    let (tensors, ids) = read_f32_safetensors(path, &bytes)?;
+    tensors
+        .into_iter()
+        .map(|(name, v, shape)| {
+            let id = ids
+                .get(&name)
+                .and_then(|s| s.parse::<u64>().ok())
+                .ok_or_else(|| Error::Invalid(format!("{}: no parameter id for {name}", path.display())))?;
+            Ok((name, SavedParam { id: ParamId::from(id), data: TensorData::new(v, shape) }))
+        })
+        .collect()
 }
 
 fn tmp_of(dir: &Path) -> PathBuf {
