@@ -75,6 +75,9 @@ pub enum Command {
     /// Write a tiny random backbone, to try the whole pipeline without a download.
     #[command(after_help = INIT_TINY_EXAMPLES)]
     InitTiny(InitTinyArgs),
+    /// Download a backbone from the Hugging Face hub into the local cache and print its folder.
+    #[command(after_help = FETCH_EXAMPLES)]
+    Fetch(FetchArgs),
 }
 
 const TRAIN_EXAMPLES: &str = "\
@@ -106,7 +109,8 @@ Examples:
   lightner predict --pack movie.pack --input docs.txt --output entities.jsonl
   lightner predict --pack movie.pack --input test.txt --format conll --output-format conll
 
-Text input is one document per line, split into sentences and words; the JSONL output gives
+Text input is one document per line, split into sentences and words (as the training data was:
+character by character when it was character-level, like CLUENER2020); the JSONL output gives
 character offsets into the document, labels and confidences (the geometric mean of the
 probabilities of the entity's pointer and label tokens). Sentences longer than the model's
 positions are tagged in overlapping windows (counted on stderr), never truncated.";
@@ -118,6 +122,24 @@ Examples:
 
 The weights are random: predictions are meaningless until trained, and even then the model only
 memorises. It is for tests and for trying the commands.";
+
+const FETCH_EXAMPLES: &str = "\
+Examples:
+  lightner fetch facebook/bart-base
+  lightner train --model facebook/bart-base --train data/mit-movie/10-shot-train.txt --out movie.pack
+
+Every command that takes --model downloads a hub id by itself; fetch does it ahead of time (and
+tells you at once when the hub cannot be reached). The cache is hf-hub's: HF_HOME or
+HF_HUB_CACHE move it, HF_HUB_OFFLINE=1 checks the cache only. Exit status 1 when the model is
+neither cached nor reachable.";
+
+/// Arguments of `lightner fetch`.
+#[derive(Debug, Args)]
+pub struct FetchArgs {
+    /// Hub id (owner/name) of a BART or BERT-family model with safetensors weights.
+    #[arg(value_name = "ID")]
+    pub model: String,
+}
 
 /// Arguments of `lightner train`.
 #[derive(Debug, Args)]

@@ -4,6 +4,7 @@
 
 mod bench;
 mod eval;
+mod fetch;
 mod init_tiny;
 mod predict;
 mod sample;
@@ -32,6 +33,7 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> anyhow::Result<()> {
         Command::Eval(args) => eval::run(&cli.global, args, out),
         Command::Predict(args) => predict::run(&cli.global, args, out),
         Command::InitTiny(args) => init_tiny::run(&cli.global, args, out),
+        Command::Fetch(args) => fetch::run(&cli.global, args, out),
     }
 }
 

@@ -69,6 +69,8 @@ pub fn run(global: &GlobalArgs, args: &PredictArgs, out: &mut dyn Write) -> anyh
     let device = lightner::model::device::device("cpu")?;
     let (model, words) = pack.model(&bb, &device)?;
     let settings = decode_settings(pack.manifest.decoding, &args.decode);
+    // Raw text is split as the training data was (characters for CLUENER-style corpora).
+    let split = pack.manifest.text_words;
     let tagger = Tagger::new(&bb, pack.labels()?, words, pack.manifest.model.pointer_space, settings);
     // Output to a file is collected and written atomically at the end; stdout streams.
     let mut buffer: Vec<u8> = Vec::new();
@@ -103,7 +105,7 @@ pub fn run(global: &GlobalArgs, args: &PredictArgs, out: &mut dyn Write) -> anyh
             for (i, line) in reader.lines().enumerate() {
                 let line = line.with_context(|| format!("{}:{}: reading", args.input.display(), i + 1))?;
                 let text = line.trim_end_matches('\r').to_string();
-                let sentences = data::text::sentences(&text);
+                let sentences = data::text::sentences_with(&text, split);
                 docs.push(Doc { text: Some(text), sentences });
                 if docs.len() >= CHUNK {
                     flush(&mut docs, sink)?;

@@ -2,12 +2,17 @@
 //! rules (UAX #29, via `unicode-segmentation`), then [`split_words`] inside each sentence.
 
 use super::sentence::{Sentence, TextAnchor};
-use super::words::split_words;
+use super::words::WordSplit;
 use unicode_segmentation::UnicodeSegmentation;
 
 /// The sentences of `doc`, each with its words and their character offsets *in `doc`*.
-/// Sentences without words (blank stretches) are left out.
+/// Sentences without words (blank stretches) are left out. Words as [`WordSplit::Words`].
 pub fn sentences(doc: &str) -> Vec<Sentence> {
+    sentences_with(doc, WordSplit::Words)
+}
+
+/// [`sentences`] with words split by `split`.
+pub fn sentences_with(doc: &str, split: WordSplit) -> Vec<Sentence> {
     let mut out = Vec::new();
     // Byte offsets from the segmenter, converted to character offsets as we go.
     let mut chars_before = 0;
@@ -15,7 +20,7 @@ pub fn sentences(doc: &str) -> Vec<Sentence> {
     for (byte, piece) in doc.split_sentence_bound_indices() {
         chars_before += doc[last_byte..byte].chars().count();
         last_byte = byte;
-        let words = split_words(piece);
+        let words = split.split(piece);
         if words.is_empty() {
             continue;
         }

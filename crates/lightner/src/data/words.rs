@@ -31,6 +31,51 @@ fn is_mark(c: char) -> bool {
     matches!(c as u32, 0x0300..=0x036F | 0x1AB0..=0x1AFF | 0x1DC0..=0x1DFF | 0x20D0..=0x20FF | 0xFE20..=0xFE2F)
 }
 
+/// How raw text becomes words: as the training data was written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WordSplit {
+    /// [`split_words`]: whitespace, punctuation, and CJK characters one by one.
+    #[default]
+    Words,
+    /// Every non-space character is a word, Latin letters and digits included — the layout of
+    /// character-level corpora such as CLUENER2020, whose annotation may start or end inside
+    /// a run of digits or letters ("CSOL" is four words there).
+    Chars,
+}
+
+impl WordSplit {
+    /// `Chars` when the training words are all single characters and some are CJK (a
+    /// character-level corpus), `Words` otherwise.
+    pub fn detect<'a>(words: impl IntoIterator<Item = &'a str>) -> Self {
+        let (mut any, mut cjk) = (false, false);
+        for w in words {
+            let mut chars = w.chars();
+            match (chars.next(), chars.next()) {
+                (Some(c), None) => {
+                    any = true;
+                    cjk |= is_cjk(c);
+                }
+                _ => return Self::Words,
+            }
+        }
+        if any && cjk { Self::Chars } else { Self::Words }
+    }
+
+    /// The words of `text` under this mode.
+    pub fn split(self, text: &str) -> Vec<Word> {
+        match self {
+            Self::Words => split_words(text),
+            Self::Chars => text
+                .chars()
+                .enumerate()
+                .filter(|(_, c)| !c.is_whitespace())
+                .map(|(i, c)| Word { text: c.to_string(), start: i, end: i + 1 })
+                .collect(),
+        }
+    }
+}
+
 /// Splits `text` into words (see the module docs).
 pub fn split_words(text: &str) -> Vec<Word> {
     let chars: Vec<char> = text.chars().collect();
@@ -70,6 +115,18 @@ mod tests {
 
     fn texts(s: &str) -> Vec<String> {
         split_words(s).into_iter().map(|w| w.text).collect()
+    }
+
+    #[test]
+    fn character_level_corpora_are_detected_and_split_by_character() {
+        assert_eq!(WordSplit::detect(["北", "京", "C", "S"]), WordSplit::Chars);
+        assert_eq!(WordSplit::detect(["a", "b"]), WordSplit::Words, "single Latin letters are not Chinese");
+        assert_eq!(WordSplit::detect(["北京", "人"]), WordSplit::Words);
+        assert_eq!(WordSplit::detect(std::iter::empty::<&str>()), WordSplit::Words);
+        let w = WordSplit::Chars.split("玩 CSOL");
+        let got: Vec<(&str, usize)> = w.iter().map(|w| (w.text.as_str(), w.start)).collect();
+        assert_eq!(got, vec![("玩", 0), ("C", 2), ("S", 3), ("O", 4), ("L", 5)]);
+        assert_eq!(texts("玩CSOL"), vec!["玩", "CSOL"]);
     }
 
     #[test]

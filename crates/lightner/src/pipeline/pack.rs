@@ -16,6 +16,7 @@ use super::tagger::DecodeSettings;
 use super::{ModelSpec, label_scoring, load_bart};
 use crate::data::LabelSet;
 use crate::data::labels::Label;
+use crate::data::words::WordSplit;
 use crate::error::{Error, Result};
 use crate::io::{F32Tensor, f32_safetensors, read_f32_safetensors};
 use crate::model::lightner::PrefixSet;
@@ -75,6 +76,10 @@ pub struct Manifest {
     pub training: serde_json::Value,
     /// Dev/test metrics (free-form, for the record).
     pub metrics: serde_json::Value,
+    /// How `predict` splits raw text into words: as the training data was (character by
+    /// character for character-level corpora such as CLUENER2020).
+    #[serde(default)]
+    pub text_words: WordSplit,
     /// FNV-1a 64 of `pack.safetensors`.
     pub checksum: String,
 }
@@ -164,6 +169,7 @@ impl Pack {
             special: bb.tokenizer.special(),
             decoding,
             trained_backbone_params,
+            text_words: WordSplit::Words,
             training,
             metrics,
             checksum: String::new(),

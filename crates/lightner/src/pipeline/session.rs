@@ -151,6 +151,9 @@ pub fn run(job: TrainJob<'_>, obs: &mut dyn Observer, note: &mut dyn FnMut(Strin
         "best_epoch": summary.best.map(|b| b.1),
     });
     let training = serde_json::json!({ "config": job.config, "train_sentences": examples.len(), "skipped": over.lines.len() });
-    let pack = Pack::from_model(&model, bb, &job.labels, &job.spec, job.decoding, training, metrics)?;
+    let mut pack = Pack::from_model(&model, bb, &job.labels, &job.spec, job.decoding, training, metrics)?;
+    pack.manifest.text_words = crate::data::words::WordSplit::detect(
+        train_sents.iter().flat_map(|s| s.words.iter().map(String::as_str)),
+    );
     Ok(TrainOutcome { model, pack, summary, dev_report, held_out, skipped: over.lines.len() })
 }
