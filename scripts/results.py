@@ -159,7 +159,8 @@ def report(args, records):
                 # builds shared the two cores.
                 shared = any(max(r.get("load", [9.0])) > 1.5 for r in rs)
                 cell[mode] = (
-                    f"{f1[0]:.1f} ± {f1[1]:.1f}" if f1 else "—",
+                    # One seed has no spread to show.
+                    (f"{f1[0]:.1f} ± {f1[1]:.1f}" if len(rs) > 1 else f"{f1[0]:.1f}") if f1 else "—",
                     (f"{t[0]:.0f} s" + (" *" if shared else "")) if t else "—",
                     len(rs),
                 )
