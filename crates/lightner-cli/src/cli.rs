@@ -72,6 +72,9 @@ pub enum Command {
     /// Tag raw text, CoNLL or JSONL with a prompt pack.
     #[command(after_help = PREDICT_EXAMPLES)]
     Predict(PredictArgs),
+    /// Search the fusion weight alpha (and learning rate, prompt length, epochs) by held-out F1.
+    #[command(after_help = TUNE_EXAMPLES)]
+    Tune(Box<TuneArgs>),
     /// Write a tiny random backbone, to try the whole pipeline without a download.
     #[command(after_help = INIT_TINY_EXAMPLES)]
     InitTiny(InitTinyArgs),
@@ -225,12 +228,20 @@ pub struct TrainArgs {
     #[arg(long)]
     pub freeze_cross_attention: bool,
 
-    /// The fusion weight alpha: pointer keys are alpha*H_enc + (1-alpha)*E[word].
-    #[arg(long, default_value_t = 0.5)]
-    pub alpha: f64,
+    /// The fusion weight alpha: the pointer compares the decoder state with
+    /// alpha*H_enc + (1-alpha)*E[word] of every source word. A number in [0, 1] (lower leans on
+    /// the plain word embedding, higher on the contextual hidden state), or `learn` to train it
+    /// with the prompts (a scalar through a sigmoid starting at --alpha-init; its value after
+    /// every epoch is printed and kept in metrics.jsonl). `lightner tune` searches it.
+    #[arg(long, default_value = "0.5", value_parser = parse_alpha, value_name = "A|learn")]
+    pub alpha: AlphaArg,
 
-    /// Learn alpha (a scalar through a sigmoid, starting at --alpha).
-    #[arg(long)]
+    /// Starting value of a learnt alpha (--alpha learn).
+    #[arg(long, default_value_t = 0.5, value_name = "A")]
+    pub alpha_init: f64,
+
+    /// Older spelling of --alpha learn: learn alpha, starting at --alpha.
+    #[arg(long, hide = true)]
     pub learn_alpha: bool,
 
     /// Prompt length L.
@@ -266,6 +277,27 @@ pub struct TrainArgs {
     /// Decoding settings for dev evaluation and the pack's defaults.
     #[command(flatten)]
     pub decode: DecodeArgs,
+}
+
+/// `--alpha` values.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum AlphaArg {
+    /// A fixed weight in [0, 1].
+    Fixed(f64),
+    /// Learnt with the prompts.
+    Learn,
+}
+
+/// Parses `--alpha`: a number in [0, 1] or `learn`.
+fn parse_alpha(s: &str) -> Result<AlphaArg, String> {
+    if s.eq_ignore_ascii_case("learn") {
+        return Ok(AlphaArg::Learn);
+    }
+    let a: f64 = s.parse().map_err(|_| format!("`{s}` is neither a number in [0, 1] nor `learn`"))?;
+    if !(0.0..=1.0).contains(&a) {
+        return Err(format!("{a} is not in [0, 1]"));
+    }
+    Ok(AlphaArg::Fixed(a))
 }
 
 /// `--label-words` values.
@@ -384,6 +416,123 @@ pub struct PredictArgs {
     pub output_format: PredictOutput,
 
     /// Decoding overrides.
+    #[command(flatten)]
+    pub decode: DecodeArgs,
+}
+
+const TUNE_EXAMPLES: &str = "\
+Examples:
+  lightner tune --model facebook/bart-base --train data/mit-movie/10-shot-train.txt \\
+      --labels mit-movie --out movie-tune
+  lightner tune --model ./bart --train train.txt --dev dev.txt --bayes 8 --seeds 1,2 --out t
+  lightner tune --model ./bart --train train.txt --grid 0,0.5,1 --lr 1e-4,5e-4 --jobs 2 --out t
+
+Every trial is a configuration (alpha, lr, prompt length, epochs) trained once per seed and
+scored on held-out sentences: the dev set, or without --dev each of --folds folds of the
+training file in turn (the folds are reshuffled per seed). Its score is the mean micro-F1 over
+those trainings, with their standard deviation.
+
+--grid tries every combination of the listed values; --bayes N fits a Gaussian process to the
+finished trials and picks each next alpha by expected improvement (egobox), N trials in all,
+starting from alpha at both ends of --alpha-range and its middle. Without either: the grid
+0, 0.1, ..., 1.
+
+OUT receives trials.jsonl (the trial log: run the same command again after an interruption
+and finished trainings are not redone), report.md (every trial), alpha.svg (F1 against alpha
+with error bars) and best.pack (the best configuration trained on all the data, train + dev,
+with the first seed; scored on --test when given).";
+
+/// Arguments of `lightner tune`.
+#[derive(Debug, Args)]
+pub struct TuneArgs {
+    /// Backbone: a folder or a hub id (as for train).
+    #[arg(long, value_name = "ID|DIR")]
+    pub model: String,
+
+    /// Labelled training sentences (CoNLL or JSONL).
+    #[arg(long, value_name = "FILE")]
+    pub train: PathBuf,
+
+    /// Labelled dev sentences that score every trial [default: k-fold cross-validation on
+    /// --train].
+    #[arg(long, value_name = "FILE")]
+    pub dev: Option<PathBuf>,
+
+    /// Labelled test sentences: the best pack is scored on them once, at the end (never used to
+    /// choose).
+    #[arg(long, value_name = "FILE")]
+    pub test: Option<PathBuf>,
+
+    /// Label words (as for train).
+    #[arg(long, default_value = "auto", value_name = "MAP")]
+    pub labels: String,
+
+    /// Folder for the trial log, report, plot and best pack (a rerun resumes from it).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+
+    /// Alpha values to try, comma-separated (e.g. 0,0.25,0.5,0.75,1).
+    #[arg(long, value_delimiter = ',', num_args = 1.., conflicts_with = "bayes", value_name = "A,...")]
+    pub grid: Vec<f64>,
+
+    /// Bayesian optimisation of alpha: N trials in all (at least 3; the first 3 are the
+    /// initial design).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(3..))]
+    pub bayes: Option<u64>,
+
+    /// The alpha interval --bayes searches.
+    #[arg(long, value_delimiter = ',', default_value = "0,1", value_name = "LO,HI")]
+    pub alpha_range: Vec<f64>,
+
+    /// Peak learning rates to try, comma-separated (one value with --bayes).
+    #[arg(long, value_delimiter = ',', num_args = 1.., default_value = "5e-5", value_name = "LR,...")]
+    pub lr: Vec<f64>,
+
+    /// Prompt lengths to try, comma-separated (one value with --bayes).
+    #[arg(long, value_delimiter = ',', num_args = 1.., default_value = "10", value_name = "L,...")]
+    pub prompt_len: Vec<usize>,
+
+    /// Epoch counts to try, comma-separated (one value with --bayes).
+    #[arg(long, value_delimiter = ',', num_args = 1.., default_value = "30", value_name = "E,...")]
+    pub epochs: Vec<usize>,
+
+    /// Seeds every trial is trained with.
+    #[arg(long, value_delimiter = ',', num_args = 1.., default_value = "1,2,3", value_name = "S,...")]
+    pub seeds: Vec<u64>,
+
+    /// Folds of cross-validation on --train when there is no --dev.
+    #[arg(long, default_value_t = 3)]
+    pub folds: usize,
+
+    /// Trainings run at the same time, each on an equal share of the threads.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    pub jobs: u64,
+
+    /// Sentences per batch.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..))]
+    pub batch_size: u64,
+
+    /// Prompt MLP width P.
+    #[arg(long, default_value_t = 800)]
+    pub prompt_dim: usize,
+
+    /// Also train the backbone parameters whose name contains PART (as for train).
+    #[arg(long, value_name = "PART")]
+    pub also_train: Vec<String>,
+
+    /// Train everything, backbone included (as for train).
+    #[arg(long, conflicts_with = "also_train")]
+    pub full: bool,
+
+    /// With a warm-started BERT-family backbone, keep its new cross-attention frozen.
+    #[arg(long)]
+    pub freeze_cross_attention: bool,
+
+    /// No dropout in training.
+    #[arg(long)]
+    pub no_dropout: bool,
+
+    /// Decoding settings for scoring.
     #[command(flatten)]
     pub decode: DecodeArgs,
 }

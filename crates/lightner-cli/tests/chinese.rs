@@ -5,23 +5,12 @@
 //! then tags; what it proves is the pipeline (characters as words, WordPiece without a prefix
 //! space, offsets in characters), not accuracy.
 
+mod common;
+
+use common::{bin, run, s};
 use lightner::data::{self, Format, ReadOptions, Sentence, Span};
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_lightner"))
-}
-
-fn run(args: &[&str]) -> Output {
-    let o = bin().args(args).output().expect("run lightner");
-    assert_eq!(o.status.code(), Some(0), "lightner {args:?} failed:\n{}", String::from_utf8_lossy(&o.stderr));
-    o
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().expect("UTF-8 path")
-}
+use std::process::Stdio;
 
 /// The first `n` CLUENER training sentences that are one sentence for the text splitter (no
 /// sentence-final punctuation inside) and at most 40 characters long.

@@ -5,32 +5,16 @@
 //! back. And a run killed mid-way and rerun with its checkpoint gives the same pack as an
 //! uninterrupted one.
 
+mod common;
+
+use common::{bin, run, s};
 use lightner::data::{self, Format, JsonlStyle, ReadOptions, Sentence, Span};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_lightner"))
-}
-
-fn run(args: &[&str]) -> Output {
-    let o = bin().args(args).output().expect("run lightner");
-    assert_eq!(o.status.code(), Some(0), "lightner {args:?} failed:\n{}", String::from_utf8_lossy(&o.stderr));
-    o
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().expect("UTF-8 path")
-}
-
 fn movie30(dir: &Path) -> (PathBuf, Vec<Sentence>) {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/mit-movie/10-shot-train.txt");
-    let sents: Vec<Sentence> =
-        data::read_file(&src, ReadOptions::default()).unwrap().sentences.into_iter().take(30).collect();
-    let path = dir.join("train30.txt");
-    data::write_file(&path, &sents, Format::Conll(data::TagScheme::Bio)).unwrap();
-    (path, sents)
+    common::movie(dir, 30)
 }
 
 fn train_args<'a>(tiny: &'a str, train: &'a str, out: &'a str, epochs: &'a str) -> Vec<&'a str> {

@@ -25,5 +25,6 @@ pub mod model;
 pub mod pipeline;
 pub mod tokenize;
 pub mod train;
+pub mod tune;
 
 pub use error::{Error, Result};

@@ -11,6 +11,7 @@ mod sample;
 mod score;
 mod stats;
 mod train;
+mod tune;
 
 use crate::cli::{Cli, Command, DecodeArgs, GlobalArgs};
 use lightner::data::{self, Dataset, Format, JsonlStyle, ReadOptions, TagScheme};
@@ -32,6 +33,7 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> anyhow::Result<()> {
         Command::Train(args) => train::run(&cli.global, args, out),
         Command::Eval(args) => eval::run(&cli.global, args, out),
         Command::Predict(args) => predict::run(&cli.global, args, out),
+        Command::Tune(args) => tune::run(&cli.global, args, out),
         Command::InitTiny(args) => init_tiny::run(&cli.global, args, out),
         Command::Fetch(args) => fetch::run(&cli.global, args, out),
     }

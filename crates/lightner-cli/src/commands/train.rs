@@ -2,16 +2,18 @@
 //! the per-type tables.
 
 use super::{decode_settings, read, set_threads};
-use crate::cli::{GlobalArgs, LabelWordsArg, PointerSpaceArg, TrainArgs};
+use crate::cli::{AlphaArg, GlobalArgs, LabelWordsArg, PointerSpaceArg, TrainArgs};
 use crate::plot;
 use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use lightner::data::LabelSet;
-use lightner::pipeline::session::{self, TrainJob};
+use lightner::data::{LabelSet, Sentence};
+use lightner::eval::Report;
+use lightner::pipeline::session::{self, TrainJob, TrainOutcome};
 use lightner::pipeline::{Backbone, DecodeSettings, ModelSpec, PromptSize, Tagger};
 use lightner::tokenize::{LabelWordMode, PointerSpace};
 use lightner::train::{EpochLog, Observer, TrainConfig, TrainWhat};
 use std::io::Write;
+use std::path::Path;
 
 /// Draws a progress bar over the steps and prints a line per epoch.
 struct Progress {
@@ -51,10 +53,11 @@ impl Observer for Progress {
             say(
                 &self.bar,
                 format!(
-                    "epoch {:>3}  loss {:.4}  grad-norm {:.3}  {dev}{}  ({:.1} s)",
+                    "epoch {:>3}  loss {:.4}  grad-norm {:.3}  {dev}{}{}  ({:.1} s)",
                     l.epoch + 1,
                     l.loss,
                     l.grad_norm,
+                    l.alpha.map_or(String::new(), |a| format!("  alpha {a:.4}")),
                     if l.best { "  best" } else { "" },
                     l.seconds
                 ),
@@ -65,8 +68,8 @@ impl Observer for Progress {
 }
 
 fn check(args: &TrainArgs) -> anyhow::Result<()> {
-    if !(0.0..=1.0).contains(&args.alpha) {
-        bail!("--alpha {} is not in [0, 1]", args.alpha);
+    if !(0.0..=1.0).contains(&args.alpha_init) {
+        bail!("--alpha-init {} is not in [0, 1]", args.alpha_init);
     }
     if !(0.0..1.0).contains(&args.holdout) {
         bail!("--holdout {} is not in [0, 1)", args.holdout);
@@ -111,8 +114,12 @@ pub fn run(global: &GlobalArgs, args: &TrainArgs, out: &mut dyn Write) -> anyhow
             PointerSpaceArg::SubToken => PointerSpace::SubToken,
         },
         prompt: (!args.no_prompts).then_some(PromptSize { len: args.prompt_len, dim: args.prompt_dim }),
-        alpha: args.alpha,
-        learn_alpha: args.learn_alpha,
+        // `--learn-alpha` (the older spelling) starts from --alpha.
+        alpha: match args.alpha {
+            AlphaArg::Fixed(a) => a,
+            AlphaArg::Learn => args.alpha_init,
+        },
+        learn_alpha: args.learn_alpha || args.alpha == AlphaArg::Learn,
     };
     let config = TrainConfig {
         epochs: args.epochs,
@@ -125,22 +132,7 @@ pub fn run(global: &GlobalArgs, args: &TrainArgs, out: &mut dyn Write) -> anyhow
         eval_from_epoch: args.eval_from,
         patience: args.patience,
         dropout: !args.no_dropout,
-        train: if args.full {
-            TrainWhat::Everything
-        } else {
-            let mut parts = args.also_train.clone();
-            // A warm-started backbone's cross-attention is random: it must learn (bert2bert).
-            if bb.warm_started && !args.freeze_cross_attention && !parts.iter().any(|p| p == "encoder_attn") {
-                parts.push("encoder_attn".into());
-                if !global.quiet {
-                    eprintln!(
-                        "{} is a BERT-family encoder warm-started as encoder-decoder: its new cross-attention trains too (--freeze-cross-attention keeps it frozen)",
-                        bb.id
-                    );
-                }
-            }
-            if parts.is_empty() { TrainWhat::Prompts } else { TrainWhat::PromptsAnd(parts) }
-        },
+        train: train_what(&bb, args.full, &args.also_train, args.freeze_cross_attention, global.quiet),
     };
     let decoding = decode_settings(DecodeSettings::default(), &args.decode);
     let bar = if global.quiet { ProgressBar::hidden() } else { ProgressBar::new(0) };
@@ -174,29 +166,8 @@ pub fn run(global: &GlobalArgs, args: &TrainArgs, out: &mut dyn Write) -> anyhow
         }
     })?;
     bar.finish_and_clear();
-    let mut test_report = None;
-    if let (Some(path), Some(test)) = (&args.test, &test) {
-        let tagger =
-            Tagger::new(&bb, labels.clone(), words(&bb, &labels, &spec)?, spec.pointer_space, decoding);
-        let (r, _) =
-            tagger.evaluate(&outcome.model, test).with_context(|| format!("scoring {}", path.display()))?;
-        if let Some(m) = outcome.pack.manifest.metrics.as_object_mut() {
-            m.insert(
-                "test".into(),
-                serde_json::json!({"precision": r.micro.precision, "recall": r.micro.recall, "f1": r.micro.f1, "sentences": r.sentences}),
-            );
-        }
-        test_report = Some(r);
-    }
-    outcome.pack.save(&args.out)?;
-    // The per-epoch log and its plot go next to the pack's own files.
-    let mut log = Vec::new();
-    for l in &outcome.summary.history {
-        serde_json::to_writer(&mut log, l)?;
-        log.push(b'\n');
-    }
-    lightner::io::write_atomic(&args.out.join("metrics.jsonl"), &log)?;
-    plot::training_curves(&args.out.join("training.svg"), &outcome.summary.history)?;
+    let test = args.test.as_deref().zip(test.as_deref());
+    let test_report = save_pack(&bb, &labels, &spec, decoding, &mut outcome, test, &args.out)?;
     if let Some(r) = &outcome.dev_report {
         let what = if args.dev.is_some() { "dev" } else { "held-out training sentences" };
         writeln!(
@@ -214,14 +185,78 @@ pub fn run(global: &GlobalArgs, args: &TrainArgs, out: &mut dyn Write) -> anyhow
     if outcome.summary.stopped_early {
         writeln!(out, "stopped early: no better dev F1 for {} evaluations", args.patience.unwrap_or(0))?;
     }
+    let learnt = match spec.learn_alpha {
+        true => format!(", learnt from {:.3}", spec.alpha),
+        false => String::new(),
+    };
     writeln!(
         out,
-        "wrote {} (alpha {:.3}{}); metrics.jsonl and training.svg inside",
+        "wrote {} (alpha {:.3}{learnt}); metrics.jsonl and training.svg inside",
         args.out.display(),
         outcome.pack.manifest.model.alpha,
-        if spec.learn_alpha { ", learnt" } else { "" }
     )?;
     Ok(())
+}
+
+/// What trains: everything (`full`), or the prompts plus the named backbone parts, with a
+/// warm-started backbone's new cross-attention added unless `freeze_cross` (bert2bert).
+pub(super) fn train_what(
+    bb: &Backbone,
+    full: bool,
+    also: &[String],
+    freeze_cross: bool,
+    quiet: bool,
+) -> TrainWhat {
+    if full {
+        return TrainWhat::Everything;
+    }
+    let mut parts = also.to_vec();
+    if bb.warm_started && !freeze_cross && !parts.iter().any(|p| p == "encoder_attn") {
+        parts.push("encoder_attn".into());
+        if !quiet {
+            eprintln!(
+                "{} is a BERT-family encoder warm-started as encoder-decoder: its new cross-attention trains too (--freeze-cross-attention keeps it frozen)",
+                bb.id
+            );
+        }
+    }
+    if parts.is_empty() { TrainWhat::Prompts } else { TrainWhat::PromptsAnd(parts) }
+}
+
+/// Scores the trained model on `test` when given (recording the score in the manifest), then
+/// saves the pack with its per-epoch log (metrics.jsonl) and plot (training.svg).
+pub(super) fn save_pack(
+    bb: &Backbone,
+    labels: &LabelSet,
+    spec: &ModelSpec,
+    decoding: DecodeSettings,
+    outcome: &mut TrainOutcome,
+    test: Option<(&Path, &[Sentence])>,
+    out: &Path,
+) -> anyhow::Result<Option<Report>> {
+    let mut test_report = None;
+    if let Some((path, test)) = test {
+        let tagger = Tagger::new(bb, labels.clone(), words(bb, labels, spec)?, spec.pointer_space, decoding);
+        let (r, _) =
+            tagger.evaluate(&outcome.model, test).with_context(|| format!("scoring {}", path.display()))?;
+        if let Some(m) = outcome.pack.manifest.metrics.as_object_mut() {
+            m.insert(
+                "test".into(),
+                serde_json::json!({"precision": r.micro.precision, "recall": r.micro.recall, "f1": r.micro.f1, "sentences": r.sentences}),
+            );
+        }
+        test_report = Some(r);
+    }
+    outcome.pack.save(out)?;
+    // The per-epoch log and its plot go next to the pack's own files.
+    let mut log = Vec::new();
+    for l in &outcome.summary.history {
+        serde_json::to_writer(&mut log, l)?;
+        log.push(b'\n');
+    }
+    lightner::io::write_atomic(&out.join("metrics.jsonl"), &log)?;
+    plot::training_curves(&out.join("training.svg"), &outcome.summary.history)?;
+    Ok(test_report)
 }
 
 fn words(

@@ -6,6 +6,7 @@ pub mod backbone;
 pub mod pack;
 pub mod session;
 pub mod tagger;
+pub mod tuning;
 pub mod windows;
 
 pub use backbone::Backbone;

@@ -45,6 +45,9 @@ pub struct EpochLog {
     pub best: bool,
     /// Wall time of the epoch (training and evaluation), seconds.
     pub seconds: f64,
+    /// α at the end of the epoch, when it is learnt (its trajectory).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alpha: Option<f64>,
 }
 
 /// Progress callbacks (the CLI draws bars; tests may stop a run early).
@@ -232,6 +235,12 @@ pub fn train(
             dev: None,
             best: false,
             seconds: 0.0,
+            alpha: model
+                .trainable
+                .head
+                .alpha_logit
+                .as_ref()
+                .map(|l| burn::tensor::activation::sigmoid(l.val()).into_scalar::<f32>() as f64),
         };
         if epoch >= cfg.eval_from_epoch
             && let Some(score) = eval(&model)?

@@ -1,0 +1,341 @@
+//! `lightner tune`: search α (and learning rate, prompt length, epochs) by held-out F1 with a
+//! live table and a resumable trial log; then the report, the F1-against-α plot and the best
+//! configuration trained on all the data.
+
+use super::train::{save_pack, train_what};
+use super::{decode_settings, read, set_threads};
+use crate::cli::{GlobalArgs, TuneArgs};
+use crate::plot;
+use anyhow::{Context, bail};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use lightner::data::{LabelSet, Sentence};
+use lightner::pipeline::session::{self, TrainJob};
+use lightner::pipeline::tuning::{TuneData, TuneSetup};
+use lightner::pipeline::{Backbone, DecodeSettings, ModelSpec, PromptSize};
+use lightner::train::{Observer, TrainConfig};
+use lightner::tune::{self, Bayes, Event, Plan, Strategy, TrialConfig, TrialLog, TrialSummary};
+use std::io::Write;
+use std::path::Path;
+
+fn check(args: &TuneArgs) -> anyhow::Result<()> {
+    if let Some(a) = args.grid.iter().find(|a| !(0.0..=1.0).contains(*a)) {
+        bail!("--grid value {a} is not in [0, 1]");
+    }
+    let &[lo, hi] = args.alpha_range.as_slice() else {
+        bail!("--alpha-range takes two values, LO,HI");
+    };
+    if !(0.0..=1.0).contains(&lo) || !(0.0..=1.0).contains(&hi) || lo >= hi {
+        bail!("--alpha-range {lo},{hi} must be two increasing values in [0, 1]");
+    }
+    if args.bayes.is_some() && (args.lr.len() > 1 || args.prompt_len.len() > 1 || args.epochs.len() > 1) {
+        bail!(
+            "--bayes searches alpha only: give one value each to --lr, --prompt-len and --epochs (or use --grid)"
+        );
+    }
+    if let Some(lr) = args.lr.iter().find(|l| !(**l > 0.0 && l.is_finite())) {
+        bail!("--lr {lr} must be a positive number");
+    }
+    if args.epochs.contains(&0) || args.prompt_len.contains(&0) {
+        bail!("--epochs and --prompt-len values must be at least 1");
+    }
+    let mut seeds = args.seeds.clone();
+    seeds.sort_unstable();
+    seeds.dedup();
+    if seeds.len() != args.seeds.len() {
+        bail!("--seeds lists a seed twice");
+    }
+    if args.dev.is_none() && args.folds < 2 {
+        bail!("--folds must be at least 2 (or give --dev)");
+    }
+    Ok(())
+}
+
+/// The grid: every combination of the listed values (α varies fastest).
+fn grid(args: &TuneArgs) -> Vec<TrialConfig> {
+    let alphas: Vec<f64> = if args.grid.is_empty() {
+        (0..=10).map(|i| f64::from(i) / 10.0).collect()
+    } else {
+        args.grid.clone()
+    };
+    let mut out = Vec::new();
+    for &lr in &args.lr {
+        for &prompt_len in &args.prompt_len {
+            for &epochs in &args.epochs {
+                for &alpha in &alphas {
+                    out.push(TrialConfig { alpha, lr, prompt_len, epochs });
+                }
+            }
+        }
+    }
+    out
+}
+
+/// FNV-1a of a file's bytes: a resumed search must see the same data.
+fn file_hash(path: &Path) -> anyhow::Result<String> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    Ok(lightner::pipeline::backbone::fnv_hex(&bytes))
+}
+
+/// Runs `lightner tune`.
+pub fn run(global: &GlobalArgs, args: &TuneArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+    check(args)?;
+    set_threads(global)?;
+    let train = read(global, &args.train, None)?.sentences;
+    let dev = args.dev.as_ref().map(|p| read(global, p, None)).transpose()?.map(|d| d.sentences);
+    let test = args.test.as_ref().map(|p| read(global, p, None)).transpose()?.map(|d| d.sentences);
+    let types = train.iter().flat_map(|s| s.spans.iter().map(|x| x.label.as_str()));
+    let labels = LabelSet::resolve(&args.labels, types)?
+        .with_names_from(train.iter().flat_map(|s| s.spans.iter().map(|x| x.label.as_str())));
+    labels.check_covers(&args.train, &train)?;
+    if let (Some(p), Some(d)) = (&args.dev, &dev) {
+        labels.check_covers(p, d)?;
+    }
+    if !global.quiet {
+        eprintln!("loading backbone {}", args.model);
+    }
+    let bb = Backbone::open(&args.model)?;
+    let spec = ModelSpec {
+        prompt: Some(PromptSize { len: args.prompt_len[0], dim: args.prompt_dim }),
+        ..ModelSpec::default()
+    };
+    let config = TrainConfig {
+        batch_size: args.batch_size as usize,
+        dropout: !args.no_dropout,
+        train: train_what(&bb, args.full, &args.also_train, args.freeze_cross_attention, global.quiet),
+        ..TrainConfig::default()
+    };
+    let decoding = decode_settings(DecodeSettings::default(), &args.decode);
+    let strategy = match args.bayes {
+        Some(n) => Strategy::Bayes(Bayes {
+            budget: n as usize,
+            range: (args.alpha_range[0], args.alpha_range[1]),
+            base: TrialConfig {
+                alpha: 0.5,
+                lr: args.lr[0],
+                prompt_len: args.prompt_len[0],
+                epochs: args.epochs[0],
+            },
+            seed: 0,
+        }),
+        None => Strategy::Grid(grid(args)),
+    };
+    let data = TuneData { train, dev, folds: args.folds };
+    let plan = Plan {
+        strategy: strategy.clone(),
+        seeds: args.seeds.clone(),
+        folds: data.folds_per_seed(),
+        jobs: args.jobs as usize,
+    };
+    // Everything that changes what a finished unit means; `--jobs` and `--test` do not.
+    let settings = serde_json::json!({
+        "backbone": bb.id, "backbone_hash": bb.weights_hash,
+        "train": file_hash(&args.train)?,
+        "dev": args.dev.as_deref().map(file_hash).transpose()?,
+        "labels": labels.labels().iter().map(|l| format!("{l:?}")).collect::<Vec<_>>(),
+        "strategy": match &strategy {
+            Strategy::Grid(g) => serde_json::json!({"grid": g}),
+            Strategy::Bayes(b) => serde_json::json!({"bayes": b.budget, "range": [b.range.0, b.range.1], "base": b.base}),
+        },
+        "seeds": args.seeds, "folds": plan.folds,
+        "config": config, "prompt_dim": args.prompt_dim, "decoding": format!("{decoding:?}"),
+    });
+    std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
+    let mut log = TrialLog::open(&args.out.join("trials.jsonl"), &settings)?;
+    let per_trial = plan.seeds.len() * plan.folds;
+    let setup = TuneSetup {
+        backbone: &bb,
+        labels: labels.clone(),
+        spec: spec.clone(),
+        config: config.clone(),
+        decoding,
+        device: lightner::model::device::device("cpu")?,
+    };
+    if !global.quiet {
+        let how = match &data.dev {
+            Some(d) => format!("scored on {} dev sentences", d.len()),
+            None => {
+                format!("{}-fold cross-validation on {} training sentences", data.folds, data.train.len())
+            }
+        };
+        eprintln!(
+            "{} trials x {} seeds, {how}: {} trainings; log {}",
+            strategy.budget(),
+            plan.seeds.len(),
+            strategy.budget() * per_trial,
+            log.path().display()
+        );
+    }
+    let bar = progress_bar(global.quiet, (strategy.budget() * per_trial) as u64)?;
+    let say = |line: String| {
+        if !global.quiet {
+            if bar.is_hidden() {
+                eprintln!("{line}");
+            } else {
+                bar.println(line);
+            }
+        }
+    };
+    say(header());
+    // Trials finished by an earlier, interrupted run.
+    for t in tune::summaries(&log).iter().filter(|t| t.units.len() == per_trial) {
+        say(row(t));
+    }
+    let mut events = |e: Event<'_>| match e {
+        Event::Resumed { trials, units } => {
+            bar.set_position(units as u64);
+            say(format!("resumed: {trials} trials proposed and {units} trainings finished earlier (above)"));
+        }
+        Event::Running { .. } => {}
+        Event::Unit(u) => {
+            bar.inc(1);
+            bar.set_message(format!(
+                "last: trial {} seed {} fold {} F1 {:.4}",
+                u.trial, u.seed, u.fold, u.f1
+            ));
+        }
+        Event::Trial(t) => say(row(t)),
+    };
+    let unit = |c: &TrialConfig, seed: u64, fold: usize| setup.score_unit(&data, c, seed, fold);
+    let trials = tune::run(&plan, &mut log, &unit, &mut events)?;
+    bar.finish_and_clear();
+    let best = tune::best(&trials, per_trial).context("no trial finished")?.clone();
+    let report = report(args, &trials, &best, per_trial);
+    write!(out, "{report}")?;
+    lightner::io::write_atomic(&args.out.join("report.md"), report.as_bytes())?;
+    plot::alpha_curve(&args.out.join("alpha.svg"), &trials, &best)?;
+    // The best configuration on all the data (train + dev), with the first seed.
+    let mut all: Vec<Sentence> = data.train.clone();
+    all.extend(data.dev.clone().unwrap_or_default());
+    if !global.quiet {
+        eprintln!("training the best configuration on all {} sentences", all.len());
+    }
+    let (spec, config) = setup.settings(&best.config, plan.seeds[0]);
+    let job = TrainJob {
+        backbone: &bb,
+        train: all,
+        dev: None,
+        holdout: 0.0,
+        labels: labels.clone(),
+        spec: spec.clone(),
+        config,
+        decoding,
+        checkpoint: None,
+        device: setup.device.clone(),
+    };
+    struct Quiet;
+    impl Observer for Quiet {}
+    let mut outcome = session::run(job, &mut Quiet, &mut |_| {})?;
+    let pack = args.out.join("best.pack");
+    let test = args.test.as_deref().zip(test.as_deref());
+    let test_report = save_pack(&bb, &labels, &spec, decoding, &mut outcome, test, &pack)?;
+    if let Some(r) = test_report {
+        writeln!(out, "\nbest pack on the test set ({} sentences):", r.sentences)?;
+        write!(out, "{r}")?;
+    }
+    writeln!(out, "\nwrote {}: trials.jsonl, report.md, alpha.svg, best.pack", args.out.display())?;
+    Ok(())
+}
+
+fn progress_bar(quiet: bool, len: u64) -> anyhow::Result<ProgressBar> {
+    let bar = if quiet { ProgressBar::hidden() } else { ProgressBar::new(len) };
+    bar.set_draw_target(if quiet { ProgressDrawTarget::hidden() } else { ProgressDrawTarget::stderr() });
+    bar.set_style(
+        ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} trainings  {msg}  ETA {eta}")
+            .context("progress bar template")?
+            .progress_chars("=> "),
+    );
+    Ok(bar)
+}
+
+fn header() -> String {
+    format!(
+        "{:>5}  {:<6}  {:>6}  {:>8}  {:>3}  {:>6}  {:>17}  {:<24}  {:>8}",
+        "trial", "from", "alpha", "lr", "len", "epochs", "F1 mean ± std", "F1 per seed", "time"
+    )
+}
+
+/// Each seed's mean F1 over its folds.
+fn per_seed(t: &TrialSummary) -> String {
+    let mut seeds: Vec<u64> = t.units.iter().map(|u| u.seed).collect();
+    seeds.sort_unstable();
+    seeds.dedup();
+    seeds
+        .iter()
+        .map(|&s| {
+            let f: Vec<f64> = t.units.iter().filter(|u| u.seed == s).map(|u| u.f1).collect();
+            format!("{s}:{:.3}", tune::mean_std(&f).0)
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn origin(t: &TrialSummary) -> &'static str {
+    match t.origin {
+        tune::Origin::Grid => "grid",
+        tune::Origin::Design => "design",
+        tune::Origin::Bayes => "bayes",
+    }
+}
+
+fn row(t: &TrialSummary) -> String {
+    format!(
+        "{:>5}  {:<6}  {:>6.3}  {:>8.1e}  {:>3}  {:>6}  {:>8.4} ± {:<6.4}  {:<24}  {:>6.0} s",
+        t.index + 1,
+        origin(t),
+        t.config.alpha,
+        t.config.lr,
+        t.config.prompt_len,
+        t.config.epochs,
+        t.mean(),
+        t.std(),
+        per_seed(t),
+        t.seconds()
+    )
+}
+
+/// The final report (stdout and report.md): the best configuration, then every trial by α.
+fn report(args: &TuneArgs, trials: &[TrialSummary], best: &TrialSummary, per_trial: usize) -> String {
+    let mut s = String::new();
+    let scored = match &args.dev {
+        Some(d) => format!("dev set {}", d.display()),
+        None => format!("{}-fold cross-validation on {}", args.folds, args.train.display()),
+    };
+    s.push_str(&format!(
+        "# lightner tune\n\nbackbone {}, {scored}; {} trainings per trial (seeds {:?}); F1 is micro-F1 on the held-out sentences, mean ± sample std over the trainings.\n\n",
+        args.model, per_trial, args.seeds
+    ));
+    s.push_str(&format!(
+        "**best:** alpha {:.3}, lr {:.1e}, prompt length {}, {} epochs: F1 {:.4} ± {:.4} (trial {})\n\n",
+        best.config.alpha,
+        best.config.lr,
+        best.config.prompt_len,
+        best.config.epochs,
+        best.mean(),
+        best.std(),
+        best.index + 1
+    ));
+    s.push_str(
+        "| trial | from | alpha | lr | prompt len | epochs | F1 mean ± std | F1 per seed | time (s) |\n",
+    );
+    s.push_str("|---:|---|---:|---:|---:|---:|---:|---|---:|\n");
+    let mut sorted: Vec<&TrialSummary> = trials.iter().collect();
+    sorted.sort_by(|a, b| a.config.alpha.total_cmp(&b.config.alpha).then(a.index.cmp(&b.index)));
+    for t in sorted {
+        let mark = if t.index == best.index { " **best**" } else { "" };
+        s.push_str(&format!(
+            "| {} | {} | {:.3} | {:.1e} | {} | {} | {:.4} ± {:.4}{mark} | {} | {:.0} |\n",
+            t.index + 1,
+            origin(t),
+            t.config.alpha,
+            t.config.lr,
+            t.config.prompt_len,
+            t.config.epochs,
+            t.mean(),
+            t.std(),
+            per_seed(t),
+            t.seconds()
+        ));
+    }
+    s.push_str("\nPlot: alpha.svg (mean F1 against alpha, bars ±1 std). Trial log: trials.jsonl.\n");
+    s
+}
