@@ -14,7 +14,7 @@ mod train;
 mod tune;
 
 use crate::cli::{Cli, Command, DecodeArgs, GlobalArgs};
-use lightner::data::{self, Dataset, Format, JsonlStyle, ReadOptions, TagScheme};
+use lightner::data::{self, Dataset, Format, JsonlStyle, LabelSet, ReadOptions, Sentence, TagScheme};
 use lightner::pipeline::{Backbone, DecodeSettings, Pack};
 use std::io::Write;
 use std::path::Path;
@@ -79,6 +79,36 @@ fn read(global: &GlobalArgs, path: &Path, scheme: Option<TagScheme>) -> anyhow::
         }
     }
     Ok(ds)
+}
+
+/// The labelled data of a training command.
+struct Labelled {
+    train: Vec<Sentence>,
+    dev: Option<Vec<Sentence>>,
+    test: Option<Vec<Sentence>>,
+    /// From `--labels`, with the type names as the training data spells them; it covers every
+    /// type of train and dev (checked).
+    labels: LabelSet,
+}
+
+/// Reads the training, dev and test files of `train`/`tune` and resolves their label set.
+fn read_labelled(
+    global: &GlobalArgs,
+    train: &Path,
+    dev: Option<&Path>,
+    test: Option<&Path>,
+    labels: &str,
+) -> anyhow::Result<Labelled> {
+    let train_sents = read(global, train, None)?.sentences;
+    let dev_sents = dev.map(|p| read(global, p, None)).transpose()?.map(|d| d.sentences);
+    let test_sents = test.map(|p| read(global, p, None)).transpose()?.map(|d| d.sentences);
+    let types = || train_sents.iter().flat_map(|s| s.spans.iter().map(|x| x.label.as_str()));
+    let labels = LabelSet::resolve(labels, types())?.with_names_from(types());
+    labels.check_covers(train, &train_sents)?;
+    if let (Some(p), Some(d)) = (dev, &dev_sents) {
+        labels.check_covers(p, d)?;
+    }
+    Ok(Labelled { train: train_sents, dev: dev_sents, test: test_sents, labels })
 }
 
 /// A format as the user would name it: `conll (bio)`, `jsonl`, `jsonl-tokens`.

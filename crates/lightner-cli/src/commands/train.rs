@@ -1,7 +1,7 @@
 //! `lightner train`: read the data, train, save the pack with its metrics log and plot, and print
 //! the per-type tables.
 
-use super::{decode_settings, read, set_threads};
+use super::{Labelled, decode_settings, read_labelled, set_threads};
 use crate::cli::{AlphaArg, GlobalArgs, LabelWordsArg, PointerSpaceArg, TrainArgs};
 use crate::plot;
 use anyhow::{Context, bail};
@@ -90,16 +90,8 @@ fn check(args: &TrainArgs) -> anyhow::Result<()> {
 pub fn run(global: &GlobalArgs, args: &TrainArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     check(args)?;
     set_threads(global)?;
-    let train = read(global, &args.train, None)?.sentences;
-    let dev = args.dev.as_ref().map(|p| read(global, p, None)).transpose()?.map(|d| d.sentences);
-    let test = args.test.as_ref().map(|p| read(global, p, None)).transpose()?.map(|d| d.sentences);
-    let types = train.iter().flat_map(|s| s.spans.iter().map(|x| x.label.as_str()));
-    let labels = LabelSet::resolve(&args.labels, types)?
-        .with_names_from(train.iter().flat_map(|s| s.spans.iter().map(|x| x.label.as_str())));
-    labels.check_covers(&args.train, &train)?;
-    if let (Some(p), Some(d)) = (&args.dev, &dev) {
-        labels.check_covers(p, d)?;
-    }
+    let Labelled { train, dev, test, labels } =
+        read_labelled(global, &args.train, args.dev.as_deref(), args.test.as_deref(), &args.labels)?;
     if !global.quiet {
         eprintln!("loading backbone {}", args.model);
     }

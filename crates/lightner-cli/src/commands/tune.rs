@@ -3,12 +3,12 @@
 //! configuration trained on all the data.
 
 use super::train::{save_pack, train_what};
-use super::{decode_settings, read, set_threads};
+use super::{Labelled, decode_settings, read_labelled, set_threads};
 use crate::cli::{GlobalArgs, TuneArgs};
 use crate::plot;
 use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use lightner::data::{LabelSet, Sentence};
+use lightner::data::Sentence;
 use lightner::pipeline::session::{self, TrainJob};
 use lightner::pipeline::tuning::{TuneData, TuneSetup};
 use lightner::pipeline::{Backbone, DecodeSettings, ModelSpec, PromptSize};
@@ -80,16 +80,8 @@ fn file_hash(path: &Path) -> anyhow::Result<String> {
 pub fn run(global: &GlobalArgs, args: &TuneArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     check(args)?;
     set_threads(global)?;
-    let train = read(global, &args.train, None)?.sentences;
-    let dev = args.dev.as_ref().map(|p| read(global, p, None)).transpose()?.map(|d| d.sentences);
-    let test = args.test.as_ref().map(|p| read(global, p, None)).transpose()?.map(|d| d.sentences);
-    let types = train.iter().flat_map(|s| s.spans.iter().map(|x| x.label.as_str()));
-    let labels = LabelSet::resolve(&args.labels, types)?
-        .with_names_from(train.iter().flat_map(|s| s.spans.iter().map(|x| x.label.as_str())));
-    labels.check_covers(&args.train, &train)?;
-    if let (Some(p), Some(d)) = (&args.dev, &dev) {
-        labels.check_covers(p, d)?;
-    }
+    let Labelled { train, dev, test, labels } =
+        read_labelled(global, &args.train, args.dev.as_deref(), args.test.as_deref(), &args.labels)?;
     if !global.quiet {
         eprintln!("loading backbone {}", args.model);
     }
@@ -247,11 +239,36 @@ fn progress_bar(quiet: bool, len: u64) -> anyhow::Result<ProgressBar> {
     Ok(bar)
 }
 
+/// Column names of the trial table, and their widths in the live table.
+const COLUMNS: [(&str, usize); 9] = [
+    ("trial", 5),
+    ("from", 6),
+    ("alpha", 6),
+    ("lr", 8),
+    ("len", 3),
+    ("epochs", 6),
+    ("F1 mean ± std", 17),
+    ("F1 per seed", 24),
+    ("time (s)", 8),
+];
+
 fn header() -> String {
-    format!(
-        "{:>5}  {:<6}  {:>6}  {:>8}  {:>3}  {:>6}  {:>17}  {:<24}  {:>8}",
-        "trial", "from", "alpha", "lr", "len", "epochs", "F1 mean ± std", "F1 per seed", "time"
-    )
+    COLUMNS.iter().map(|(name, w)| format!("{name:>w$}")).collect::<Vec<_>>().join("  ")
+}
+
+/// A trial's cells, in the order of [`COLUMNS`].
+fn cells(t: &TrialSummary) -> [String; 9] {
+    [
+        (t.index + 1).to_string(),
+        origin(t).to_string(),
+        format!("{:.3}", t.config.alpha),
+        format!("{:.1e}", t.config.lr),
+        t.config.prompt_len.to_string(),
+        t.config.epochs.to_string(),
+        format!("{:.4} ± {:.4}", t.mean(), t.std()),
+        per_seed(t),
+        format!("{:.0}", t.seconds()),
+    ]
 }
 
 /// Each seed's mean F1 over its folds.
@@ -278,19 +295,7 @@ fn origin(t: &TrialSummary) -> &'static str {
 }
 
 fn row(t: &TrialSummary) -> String {
-    format!(
-        "{:>5}  {:<6}  {:>6.3}  {:>8.1e}  {:>3}  {:>6}  {:>8.4} ± {:<6.4}  {:<24}  {:>6.0} s",
-        t.index + 1,
-        origin(t),
-        t.config.alpha,
-        t.config.lr,
-        t.config.prompt_len,
-        t.config.epochs,
-        t.mean(),
-        t.std(),
-        per_seed(t),
-        t.seconds()
-    )
+    cells(t).iter().zip(COLUMNS).map(|(c, (_, w))| format!("{c:>w$}")).collect::<Vec<_>>().join("  ")
 }
 
 /// The final report (stdout and report.md): the best configuration, then every trial by α.
@@ -314,27 +319,16 @@ fn report(args: &TuneArgs, trials: &[TrialSummary], best: &TrialSummary, per_tri
         best.std(),
         best.index + 1
     ));
-    s.push_str(
-        "| trial | from | alpha | lr | prompt len | epochs | F1 mean ± std | F1 per seed | time (s) |\n",
-    );
-    s.push_str("|---:|---|---:|---:|---:|---:|---:|---|---:|\n");
+    let names: Vec<&str> = COLUMNS.iter().map(|c| c.0).collect();
+    s.push_str(&format!("| {} |\n|---:|---|---:|---:|---:|---:|---:|---|---:|\n", names.join(" | ")));
     let mut sorted: Vec<&TrialSummary> = trials.iter().collect();
     sorted.sort_by(|a, b| a.config.alpha.total_cmp(&b.config.alpha).then(a.index.cmp(&b.index)));
     for t in sorted {
-        let mark = if t.index == best.index { " **best**" } else { "" };
-        s.push_str(&format!(
-            "| {} | {} | {:.3} | {:.1e} | {} | {} | {:.4} ± {:.4}{mark} | {} | {:.0} |\n",
-            t.index + 1,
-            origin(t),
-            t.config.alpha,
-            t.config.lr,
-            t.config.prompt_len,
-            t.config.epochs,
-            t.mean(),
-            t.std(),
-            per_seed(t),
-            t.seconds()
-        ));
+        let mut c = cells(t);
+        if t.index == best.index {
+            c[6].push_str(" **best**");
+        }
+        s.push_str(&format!("| {} |\n", c.join(" | ")));
     }
     s.push_str("\nPlot: alpha.svg (mean F1 against alpha, bars ±1 std). Trial log: trials.jsonl.\n");
     s
