@@ -150,8 +150,10 @@ def report(args):
         means = {a: R.mean_std(v)[0] for a, v in vals.items() if v}
         if not means:
             continue
-        best = max(means, key=means.get)
-        optimum[(d, k)] = (best, len(means) == len(alphas))
+        # An optimum needs a curve: with fewer than two alphas measured, nothing is marked.
+        best = max(means, key=means.get) if len(means) > 1 else None
+        if best is not None:
+            optimum[(d, k)] = (best, len(means) == len(alphas))
         lr = [r for r in learnt if (r["dataset"], r["shots"]) == (d, k)]
         cols = [f"**{fmt(vals[a])}**" if a == best else fmt(vals[a]) for a in alphas]
         la = R.mean_std([r["alpha"] for r in lr]) if lr else None
@@ -166,6 +168,8 @@ def report(args):
         row = [(k, optimum[(d, k)]) for k in args.shots if (d, k) in optimum]
         if row:
             L.append(f"* {d}: " + ", ".join(f"{k}-shot α = {b:g}{'' if full else ' (row incomplete)'}" for k, (b, full) in row))
+    if not optimum:
+        L.append("No row has two alphas measured yet.")
     L += ["", "## 3. Grid against Bayesian search (`lightner tune`, 3-fold cross-validation on the "
           "training file, seed 1)", "",
           "| dataset | shots | strategy | trials | best α | CV F1 at best | trainings until its best |",
