@@ -144,9 +144,9 @@ pub struct FetchArgs {
     pub model: String,
 }
 
-/// Arguments of `lightner train`.
+/// The backbone and the labelled files of `train` and `tune`.
 #[derive(Debug, Args)]
-pub struct TrainArgs {
+pub struct DataArgs {
     /// Backbone: a folder (config.json, model.safetensors, tokenizer) or a hub id such as
     /// facebook/bart-base (downloaded once into the hub cache; HF_HUB_OFFLINE=1 forbids it).
     #[arg(long, value_name = "ID|DIR")]
@@ -156,11 +156,14 @@ pub struct TrainArgs {
     #[arg(long, value_name = "FILE")]
     pub train: PathBuf,
 
-    /// Labelled dev sentences, to pick the best epoch.
+    /// Labelled dev sentences: `train` keeps its best epoch on them, `tune` scores every trial
+    /// on them [default: train keeps the last epoch (or holds out --holdout); tune
+    /// cross-validates on --train].
     #[arg(long, value_name = "FILE")]
     pub dev: Option<PathBuf>,
 
-    /// Labelled test sentences, scored once at the end (never used for selection).
+    /// Labelled test sentences, scored once at the end with the final model (never used to
+    /// choose anything).
     #[arg(long, value_name = "FILE")]
     pub test: Option<PathBuf>,
 
@@ -168,6 +171,43 @@ pub struct TrainArgs {
     /// JSON file {"TYPE": "<<word>>"}, or auto (from the type names in the data).
     #[arg(long, default_value = "auto", value_name = "MAP")]
     pub labels: String,
+}
+
+/// Training options shared by `train` and `tune`: what trains, and how batches are made.
+#[derive(Debug, Args)]
+pub struct TrainingArgs {
+    /// Sentences per batch.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..))]
+    pub batch_size: u64,
+
+    /// Prompt MLP width P.
+    #[arg(long, default_value_t = 800)]
+    pub prompt_dim: usize,
+
+    /// Also train the backbone parameters whose name contains PART (e.g. encoder_attn for the
+    /// cross-attention); repeatable.
+    #[arg(long, value_name = "PART")]
+    pub also_train: Vec<String>,
+
+    /// Train everything, backbone included (full fine-tuning; the pack then holds the backbone).
+    #[arg(long, conflicts_with = "also_train")]
+    pub full: bool,
+
+    /// With a BERT-family backbone (warm-started as encoder-decoder), keep its new, randomly
+    /// initialised cross-attention frozen (by default it trains with the prompts).
+    #[arg(long)]
+    pub freeze_cross_attention: bool,
+
+    /// No dropout in training.
+    #[arg(long)]
+    pub no_dropout: bool,
+}
+
+/// Arguments of `lightner train`.
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
 
     /// Where to write the prompt pack (a directory; replaced atomically).
     #[arg(long, value_name = "DIR")]
@@ -176,10 +216,6 @@ pub struct TrainArgs {
     /// Epochs.
     #[arg(long, default_value_t = 30)]
     pub epochs: usize,
-
-    /// Sentences per batch.
-    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..))]
-    pub batch_size: u64,
 
     /// Peak learning rate (linear warm-up, then linear decay to 0).
     #[arg(long, default_value_t = 5e-5)]
@@ -214,29 +250,16 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = 0.2)]
     pub holdout: f64,
 
-    /// Also train the backbone parameters whose name contains PART (e.g. encoder_attn for the
-    /// cross-attention); repeatable.
-    #[arg(long, value_name = "PART")]
-    pub also_train: Vec<String>,
-
-    /// Train everything, backbone included (full fine-tuning; the pack then holds the backbone).
-    #[arg(long, conflicts_with = "also_train")]
-    pub full: bool,
-
-    /// With a BERT-family backbone (warm-started as encoder-decoder), keep its new, randomly
-    /// initialised cross-attention frozen (by default it trains with the prompts).
-    #[arg(long)]
-    pub freeze_cross_attention: bool,
-
     /// The fusion weight alpha: the pointer compares the decoder state with
     /// alpha*H_enc + (1-alpha)*E[word] of every source word. A number in [0, 1] (lower leans on
     /// the plain word embedding, higher on the contextual hidden state), or `learn` to train it
     /// with the prompts (a scalar through a sigmoid starting at --alpha-init; its value after
-    /// every epoch is printed and kept in metrics.jsonl). `lightner tune` searches it.
-    #[arg(long, default_value = "0.5", value_parser = parse_alpha, value_name = "A|learn")]
+    /// every epoch is printed and kept in metrics.jsonl), or `learn-per-dim` to learn one alpha
+    /// per hidden dimension (reported as their mean). `lightner tune` searches a fixed alpha.
+    #[arg(long, default_value = "0.5", value_parser = parse_alpha, value_name = "A|learn|learn-per-dim")]
     pub alpha: AlphaArg,
 
-    /// Starting value of a learnt alpha (--alpha learn).
+    /// Starting value of a learnt alpha (--alpha learn or learn-per-dim).
     #[arg(long, default_value_t = 0.5, value_name = "A")]
     pub alpha_init: f64,
 
@@ -247,10 +270,6 @@ pub struct TrainArgs {
     /// Prompt length L.
     #[arg(long, default_value_t = 10)]
     pub prompt_len: usize,
-
-    /// Prompt MLP width P.
-    #[arg(long, default_value_t = 800)]
-    pub prompt_dim: usize,
 
     /// No prompts at all (plain BARTNER; use with --full).
     #[arg(long)]
@@ -266,9 +285,8 @@ pub struct TrainArgs {
     #[arg(long, value_enum, default_value = "word-start")]
     pub pointer_space: PointerSpaceArg,
 
-    /// No dropout in training.
-    #[arg(long)]
-    pub no_dropout: bool,
+    #[command(flatten)]
+    pub training: TrainingArgs,
 
     /// Resumable checkpoint directory (written after every epoch; a rerun resumes from it).
     #[arg(long, value_name = "DIR")]
@@ -286,6 +304,8 @@ pub enum AlphaArg {
     Fixed(f64),
     /// Learnt with the prompts.
     Learn,
+    /// One per hidden dimension, learnt with the prompts.
+    LearnPerDim,
 }
 
 /// Parses `--alpha`: a number in [0, 1] or `learn`.
@@ -293,7 +313,12 @@ fn parse_alpha(s: &str) -> Result<AlphaArg, String> {
     if s.eq_ignore_ascii_case("learn") {
         return Ok(AlphaArg::Learn);
     }
-    let a: f64 = s.parse().map_err(|_| format!("`{s}` is neither a number in [0, 1] nor `learn`"))?;
+    if s.eq_ignore_ascii_case("learn-per-dim") {
+        return Ok(AlphaArg::LearnPerDim);
+    }
+    let a: f64 = s
+        .parse()
+        .map_err(|_| format!("`{s}` is neither a number in [0, 1] nor `learn` or `learn-per-dim`"))?;
     if !(0.0..=1.0).contains(&a) {
         return Err(format!("{a} is not in [0, 1]"));
     }
@@ -445,27 +470,8 @@ with the first seed; scored on --test when given).";
 /// Arguments of `lightner tune`.
 #[derive(Debug, Args)]
 pub struct TuneArgs {
-    /// Backbone: a folder or a hub id (as for train).
-    #[arg(long, value_name = "ID|DIR")]
-    pub model: String,
-
-    /// Labelled training sentences (CoNLL or JSONL).
-    #[arg(long, value_name = "FILE")]
-    pub train: PathBuf,
-
-    /// Labelled dev sentences that score every trial [default: k-fold cross-validation on
-    /// --train].
-    #[arg(long, value_name = "FILE")]
-    pub dev: Option<PathBuf>,
-
-    /// Labelled test sentences: the best pack is scored on them once, at the end (never used to
-    /// choose).
-    #[arg(long, value_name = "FILE")]
-    pub test: Option<PathBuf>,
-
-    /// Label words (as for train).
-    #[arg(long, default_value = "auto", value_name = "MAP")]
-    pub labels: String,
+    #[command(flatten)]
+    pub data: DataArgs,
 
     /// Folder for the trial log, report, plot and best pack (a rerun resumes from it).
     #[arg(long, value_name = "DIR")]
@@ -508,29 +514,8 @@ pub struct TuneArgs {
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
     pub jobs: u64,
 
-    /// Sentences per batch.
-    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..))]
-    pub batch_size: u64,
-
-    /// Prompt MLP width P.
-    #[arg(long, default_value_t = 800)]
-    pub prompt_dim: usize,
-
-    /// Also train the backbone parameters whose name contains PART (as for train).
-    #[arg(long, value_name = "PART")]
-    pub also_train: Vec<String>,
-
-    /// Train everything, backbone included (as for train).
-    #[arg(long, conflicts_with = "also_train")]
-    pub full: bool,
-
-    /// With a warm-started BERT-family backbone, keep its new cross-attention frozen.
-    #[arg(long)]
-    pub freeze_cross_attention: bool,
-
-    /// No dropout in training.
-    #[arg(long)]
-    pub no_dropout: bool,
+    #[command(flatten)]
+    pub training: TrainingArgs,
 
     /// Decoding settings for scoring.
     #[command(flatten)]

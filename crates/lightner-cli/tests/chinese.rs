@@ -41,33 +41,9 @@ fn chinese_characters_train_and_come_back_at_character_offsets() {
     let tiny = tmp.path().join("tiny-zh");
     run(&["init-tiny", "--out", s(&tiny), "--vocab-from", s(&train)]);
     let pack = tmp.path().join("zh.pack");
-    let o = run(&[
-        "-q",
-        "--threads",
-        "1",
-        "train",
-        "--model",
-        s(&tiny),
-        "--train",
-        s(&train),
-        "--dev",
-        s(&train),
-        "--labels",
-        "cluener2020",
-        "--out",
-        s(&pack),
-        "--epochs",
-        "60",
-        "--lr",
-        "1e-2",
-        "--prompt-len",
-        "4",
-        "--prompt-dim",
-        "32",
-        "--batch-size",
-        "8",
-        "--full",
-    ]);
+    let mut args = common::tiny_args("train", s(&tiny), s(&train), "cluener2020", s(&pack), "60");
+    args.extend(["--dev", s(&train), "--batch-size", "8", "--full"]);
+    let o = run(&args);
     let text = String::from_utf8_lossy(&o.stdout);
     let micro = text.lines().find(|l| l.trim_start().starts_with("micro avg")).expect(&text);
     assert!(micro.contains("1.0000    1.0000    1.0000"), "training set not memorised:\n{text}");
@@ -77,23 +53,44 @@ fn chinese_characters_train_and_come_back_at_character_offsets() {
         serde_json::from_slice(&std::fs::read(pack.join("manifest.json")).unwrap()).unwrap();
     assert_eq!(manifest["text_words"], "chars");
 
-    // Raw text: the characters joined without spaces, one document per line.
-    let input: String = gold.iter().map(|s| format!("{}\n", s.words.concat())).collect();
+    // Raw text (one document per line) and JSONL `{"text"}` records: the characters joined
+    // without spaces. Both must be split into characters, as the training data was.
+    let texts: Vec<String> = gold.iter().map(|s| s.words.concat()).collect();
+    // A run of Latin letters or digits is where splitting by words and by characters differ.
+    let latin_run = |t: &String| {
+        t.chars().collect::<Vec<_>>().windows(2).any(|w| w.iter().all(char::is_ascii_alphanumeric))
+    };
+    assert!(texts.iter().any(latin_run), "the sample has no Latin run, so it cannot tell the splits apart");
+    let plain: String = texts.iter().map(|t| format!("{t}\n")).collect();
+    let jsonl: String = texts.iter().map(|t| format!("{}\n", serde_json::json!({ "text": t }))).collect();
+    for (format, input) in [("text", plain), ("jsonl", jsonl)] {
+        let entities = predict_matches_gold(&pack, format, &input, &gold);
+        assert!(entities >= 40, "too few entities ({entities}) for the test to mean anything");
+    }
+}
+
+/// Runs `predict --format FORMAT` on `input` and checks every document's entities, as character
+/// offsets, against `gold`; returns the number of gold entities.
+fn predict_matches_gold(pack: &Path, format: &str, input: &str, gold: &[Sentence]) -> usize {
     let mut child = bin()
-        .args(["-q", "predict", "--pack", s(&pack), "--format", "text"])
+        .args(["-q", "predict", "--pack", s(pack), "--format", format])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
     std::io::Write::write_all(&mut child.stdin.take().unwrap(), input.as_bytes()).unwrap();
     let o = child.wait_with_output().unwrap();
-    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(o.status.code(), Some(0), "predict --format {format}");
     let lines: Vec<String> = String::from_utf8_lossy(&o.stdout).lines().map(str::to_string).collect();
     assert_eq!(lines.len(), gold.len());
     let mut entities = 0;
-    for (line, g) in lines.iter().zip(&gold) {
+    for (line, g) in lines.iter().zip(gold) {
         let v: serde_json::Value = serde_json::from_str(line).unwrap();
         let doc = v["text"].as_str().unwrap();
+        if let Some(tokens) = v["tokens"].as_array() {
+            // JSONL input echoes its words: one per character, Latin letters and digits included.
+            assert_eq!(tokens.len(), doc.chars().filter(|c| !c.is_whitespace()).count(), "{format}: {doc}");
+        }
         let mut got: Vec<Span> = v["entities"]
             .as_array()
             .unwrap()
@@ -101,8 +98,6 @@ fn chinese_characters_train_and_come_back_at_character_offsets() {
             .map(|e| {
                 let (a, b) = (e["start"].as_u64().unwrap() as usize, e["end"].as_u64().unwrap() as usize);
                 // Gold is one character per word, so gold word indices are character offsets.
-                // (The text splitter keeps a run of Latin letters or digits as one word, so
-                // predicted word indices may differ; the character offsets must not.)
                 assert_eq!(doc.chars().skip(a).take(b - a).collect::<String>(), e["text"].as_str().unwrap());
                 Span::new(a, b, e["label"].as_str().unwrap())
             })
@@ -110,8 +105,8 @@ fn chinese_characters_train_and_come_back_at_character_offsets() {
         got.sort();
         let mut want = g.spans.clone();
         want.sort();
-        assert_eq!(got, want, "{doc}");
+        assert_eq!(got, want, "{format}: {doc}");
         entities += want.len();
     }
-    assert!(entities >= 40, "too few entities ({entities}) for the test to mean anything");
+    entities
 }

@@ -18,33 +18,9 @@ fn movie30(dir: &Path) -> (PathBuf, Vec<Sentence>) {
 }
 
 fn train_args<'a>(tiny: &'a str, train: &'a str, out: &'a str, epochs: &'a str) -> Vec<&'a str> {
-    vec![
-        "-q",
-        "--threads",
-        "1",
-        "train",
-        "--model",
-        tiny,
-        "--train",
-        train,
-        "--dev",
-        train,
-        "--labels",
-        "mit-movie",
-        "--out",
-        out,
-        "--epochs",
-        epochs,
-        "--lr",
-        "1e-2",
-        "--prompt-len",
-        "4",
-        "--prompt-dim",
-        "32",
-        "--batch-size",
-        "8",
-        "--full",
-    ]
+    let mut args = common::tiny_args("train", tiny, train, "mit-movie", out, epochs);
+    args.extend(["--dev", train, "--batch-size", "8", "--full"]);
+    args
 }
 
 /// Gold spans from predict's JSONL output (`tokens` are word indices within each sentence).

@@ -12,35 +12,9 @@ use std::process::Stdio;
 use std::time::Duration;
 
 fn tune_args<'a>(tiny: &'a str, train: &'a str, out: &'a str) -> Vec<&'a str> {
-    vec![
-        "-q",
-        "--threads",
-        "1",
-        "tune",
-        "--model",
-        tiny,
-        "--train",
-        train,
-        "--labels",
-        "mit-movie",
-        "--out",
-        out,
-        "--seeds",
-        "1",
-        "--folds",
-        "2",
-        "--epochs",
-        "3",
-        "--lr",
-        "1e-2",
-        "--prompt-len",
-        "4",
-        "--prompt-dim",
-        "32",
-        "--batch-size",
-        "8",
-        "--full",
-    ]
+    let mut args = common::tiny_args("tune", tiny, train, "mit-movie", out, "3");
+    args.extend(["--seeds", "1", "--folds", "2", "--batch-size", "8", "--full"]);
+    args
 }
 
 fn log_lines(out: &Path) -> Vec<String> {
@@ -164,34 +138,9 @@ fn a_learnt_alpha_reports_its_trajectory() {
     let tmp = tempfile::tempdir().unwrap();
     let (tiny, train) = setup(tmp.path());
     let pack = tmp.path().join("learn.pack");
-    let o = run(&[
-        "-q",
-        "--threads",
-        "1",
-        "train",
-        "--model",
-        s(&tiny),
-        "--train",
-        s(&train),
-        "--labels",
-        "mit-movie",
-        "--out",
-        s(&pack),
-        "--epochs",
-        "4",
-        "--lr",
-        "1e-2",
-        "--prompt-len",
-        "4",
-        "--prompt-dim",
-        "32",
-        "--alpha",
-        "learn",
-        "--alpha-init",
-        "0.3",
-        "--holdout",
-        "0",
-    ]);
+    let mut args = common::tiny_args("train", s(&tiny), s(&train), "mit-movie", s(&pack), "4");
+    args.extend(["--alpha", "learn", "--alpha-init", "0.3", "--holdout", "0"]);
+    let o = run(&args);
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(stdout.contains("learnt from 0.300"), "{stdout}");
     let alphas: Vec<f64> = std::fs::read_to_string(pack.join("metrics.jsonl"))

@@ -1,7 +1,7 @@
 //! The fusion weight α of the pointer (spec §5.5): source rows are α·H_enc + (1−α)·E[src].
 //! Checked on the tensors: α = 0 leaves only the word embedding, α = 1 only the hidden state; a
 //! pack trained with α = 0.3 predicts with 0.3; a learnt α receives a gradient and moves, and
-//! its pack keeps the value it reached.
+//! its pack keeps the value it reached; so does one α per hidden dimension.
 
 use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
 use lightner::data::{self, LabelSet, ReadOptions, Sentence};
@@ -154,4 +154,44 @@ fn a_learnt_alpha_receives_a_gradient_moves_and_is_kept_by_the_pack() {
     assert!((pack.manifest.model.alpha - learnt).abs() < 1e-6, "{} vs {learnt}", pack.manifest.model.alpha);
     let (model, _) = pack.model(&bb, &Device::flex()).unwrap();
     assert!((model.head.alpha - learnt).abs() < 1e-6);
+}
+
+#[test]
+fn a_per_dimension_alpha_learns_each_dimension_and_its_pack_fuses_with_all_of_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sents = movie(16);
+    let bb = tiny(&tmp.path().join("tiny"), &sents);
+    let d = bb.config.d_model;
+    let fixed = ModelSpec { alpha_per_dim: true, ..spec(0.5, false) };
+    assert!(
+        build(&bb, &labels(&sents), &fixed, 1, &Device::flex()).is_err(),
+        "a fixed per-dimension α is not a thing"
+    );
+    let per_dim = ModelSpec { alpha_per_dim: true, ..spec(0.5, true) };
+    let mut out = session::run(job(&bb, sents, per_dim, 4), &mut (), &mut |_| {}).unwrap();
+    let logits = values(out.model.trainable.head.alpha_logit.as_ref().expect("α is learnt").val());
+    assert_eq!(logits.len(), d, "one α per hidden dimension");
+    let learnt: Vec<f32> = logits.iter().map(|l| 1.0 / (1.0 + (-l).exp())).collect();
+    // Each dimension gets its own gradient, so the values part from their common start.
+    let (lo, hi) = learnt.iter().fold((f32::MAX, f32::MIN), |(lo, hi), &a| (lo.min(a), hi.max(a)));
+    eprintln!("per-dimension α after 4 epochs: {lo:.4} … {hi:.4}");
+    assert!(hi - lo > 1e-3, "the dimensions did not move apart ({lo} … {hi})");
+    let mean = learnt.iter().map(|&a| f64::from(a)).sum::<f64>() / d as f64;
+    assert!(
+        (out.summary.history.last().unwrap().alpha.unwrap() - mean).abs() < 1e-5,
+        "the log reports the mean"
+    );
+
+    let dir = tmp.path().join("pack");
+    out.pack.save(&dir).unwrap();
+    let pack = Pack::load(&dir).unwrap();
+    assert!(pack.manifest.model.alpha_per_dim);
+    assert!((pack.manifest.model.alpha - mean).abs() < 1e-6, "{} vs {mean}", pack.manifest.model.alpha);
+    let device = Device::flex();
+    let (model, _) = pack.model(&bb, &device).unwrap();
+    let (enc, src) = inputs(&bb, &device);
+    let (rows, h, e) = source_rows(&model, &enc, &src);
+    let expect: Vec<f32> =
+        (0..rows.len()).map(|i| learnt[i % d] * h[i] + (1.0 - learnt[i % d]) * e[i]).collect();
+    assert!(max_diff(&rows, &expect) < 1e-5, "the loaded pack does not fuse dimension by dimension");
 }

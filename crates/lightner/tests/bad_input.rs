@@ -6,6 +6,7 @@
 //! listed here. Adding a file to either directory without a row here fails the test.
 
 use lightner::Error;
+use lightner::data::words::WordSplit;
 use lightner::data::{self, Format, JsonlStyle, ReadOptions, TagScheme};
 use lightner::error::DataErrorKind as K;
 use std::collections::BTreeSet;
@@ -26,13 +27,13 @@ fn listed(dir: &Path) -> BTreeSet<String> {
         .collect()
 }
 
-const AUTO: ReadOptions = ReadOptions { scheme: None, jsonl: None };
+const AUTO: ReadOptions = ReadOptions { scheme: None, jsonl: None, words: WordSplit::Words };
 
 const fn forced(scheme: TagScheme) -> ReadOptions {
-    ReadOptions { scheme: Some(scheme), jsonl: None }
+    ReadOptions { scheme: Some(scheme), jsonl: None, words: WordSplit::Words }
 }
 
-const JSONL: ReadOptions = ReadOptions { scheme: None, jsonl: Some(true) };
+const JSONL: ReadOptions = ReadOptions { scheme: None, jsonl: Some(true), words: WordSplit::Words };
 
 /// One malformed file: how it is read, the line the error must name, and a check of the kind.
 struct Bad {
@@ -523,4 +524,19 @@ fn conll_file_starting_with_brace_is_conll() {
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(ds.format, Format::Conll(TagScheme::Bio));
     assert_eq!(ds.sentences[0].words, ["{", "x", "}"]);
+}
+
+/// A character-level pack (CLUENER) reads `{"text"}` records one character per word, so an
+/// entity may end inside a run of Latin letters; split by words, the same record is refused
+/// with the offset that falls inside a word.
+#[test]
+fn jsonl_text_is_split_as_asked() {
+    let bytes = r#"{"text": "玩CSOL游戏", "entities": [{"start": 1, "end": 3, "label": "game"}]}"#.as_bytes();
+    let chars = ReadOptions { words: WordSplit::Chars, ..JSONL };
+    let ds = data::read_bytes(Path::new("x.jsonl"), bytes, chars).unwrap();
+    let s = &ds.sentences[0];
+    assert_eq!(s.words, ["玩", "C", "S", "O", "L", "游", "戏"]);
+    assert_eq!((s.spans[0].start, s.spans[0].end), (1, 3));
+    let err = data::read_bytes(Path::new("x.jsonl"), bytes, JSONL).unwrap_err();
+    assert!(matches!(err, Error::Data { kind: K::OffTokenBoundary { offset: 3, .. }, .. }), "{err}");
 }

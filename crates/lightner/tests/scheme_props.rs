@@ -4,7 +4,7 @@
 //! format read back unchanged.
 
 use lightner::data::scheme::{self, Prefix, Tag};
-use lightner::data::words::split_words;
+use lightner::data::words::{WordSplit, split_words};
 use lightner::data::{self, Format, JsonlStyle, ReadOptions, Sentence, Span, TagScheme};
 use proptest::prelude::*;
 use serde_json::json;
@@ -220,7 +220,7 @@ fn words_and_spans(sentences: &[Sentence]) -> Vec<(Vec<String>, Vec<Span>)> {
     sentences.iter().map(|s| (s.words.clone(), s.spans.clone())).collect()
 }
 
-const AUTO: ReadOptions = ReadOptions { scheme: None, jsonl: None };
+const AUTO: ReadOptions = ReadOptions { scheme: None, jsonl: None, words: WordSplit::Words };
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
@@ -247,7 +247,7 @@ proptest! {
                 Format::Conll(scheme) => {
                     let detected = if any_entity { scheme } else { TagScheme::Bio };
                     prop_assert_eq!(ds.format, Format::Conll(detected));
-                    let forced = data::read_bytes(path, &bytes, ReadOptions { scheme: Some(scheme), jsonl: None }).unwrap();
+                    let forced = data::read_bytes(path, &bytes, ReadOptions { scheme: Some(scheme), jsonl: None, words: WordSplit::Words }).unwrap();
                     prop_assert_eq!(words_and_spans(&forced.sentences), words_and_spans(&sentences));
                     prop_assert!(ds.sentences.iter().all(|s| s.text.is_none()));
                 }

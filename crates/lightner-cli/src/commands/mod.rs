@@ -13,7 +13,10 @@ mod stats;
 mod train;
 mod tune;
 
-use crate::cli::{Cli, Command, DecodeArgs, GlobalArgs};
+use crate::cli::{Cli, Command, DataArgs, DecodeArgs, GlobalArgs};
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use lightner::data::words::WordSplit;
 use lightner::data::{self, Dataset, Format, JsonlStyle, LabelSet, ReadOptions, Sentence, TagScheme};
 use lightner::pipeline::{Backbone, DecodeSettings, Pack};
 use std::io::Write;
@@ -65,7 +68,7 @@ fn open_pack(global: &GlobalArgs, pack: &Path, model: Option<&str>) -> anyhow::R
 /// Reads a labelled file, printing its warnings on stderr unless `--quiet`.
 fn read(global: &GlobalArgs, path: &Path, scheme: Option<TagScheme>) -> anyhow::Result<Dataset> {
     // Library errors already name the file (and line), so no context is added here.
-    let ds = data::read_file(path, ReadOptions { scheme, jsonl: None })?;
+    let ds = data::read_file(path, ReadOptions { scheme, jsonl: None, words: WordSplit::Words })?;
     if !global.quiet {
         for w in ds.warnings.iter().take(MAX_WARNINGS) {
             eprintln!("{w}");
@@ -91,14 +94,10 @@ struct Labelled {
     labels: LabelSet,
 }
 
-/// Reads the training, dev and test files of `train`/`tune` and resolves their label set.
-fn read_labelled(
-    global: &GlobalArgs,
-    train: &Path,
-    dev: Option<&Path>,
-    test: Option<&Path>,
-    labels: &str,
-) -> anyhow::Result<Labelled> {
+/// Reads the training, dev and test files of `train`/`tune`, resolves their label set and opens
+/// the backbone.
+fn load_training(global: &GlobalArgs, args: &DataArgs) -> anyhow::Result<(Labelled, Backbone)> {
+    let (train, dev, test, labels) = (&args.train, args.dev.as_deref(), args.test.as_deref(), &args.labels);
     let train_sents = read(global, train, None)?.sentences;
     let dev_sents = dev.map(|p| read(global, p, None)).transpose()?.map(|d| d.sentences);
     let test_sents = test.map(|p| read(global, p, None)).transpose()?.map(|d| d.sentences);
@@ -108,7 +107,35 @@ fn read_labelled(
     if let (Some(p), Some(d)) = (dev, &dev_sents) {
         labels.check_covers(p, d)?;
     }
-    Ok(Labelled { train: train_sents, dev: dev_sents, test: test_sents, labels })
+    if !global.quiet {
+        eprintln!("loading backbone {}", args.model);
+    }
+    let bb = Backbone::open(&args.model)?;
+    Ok((Labelled { train: train_sents, dev: dev_sents, test: test_sents, labels }, bb))
+}
+
+/// A progress bar on stderr counting `unit`s (hidden with `--quiet`).
+fn progress_bar(quiet: bool, unit: &str) -> anyhow::Result<ProgressBar> {
+    let bar = if quiet { ProgressBar::hidden() } else { ProgressBar::new(0) };
+    bar.set_draw_target(if quiet { ProgressDrawTarget::hidden() } else { ProgressDrawTarget::stderr() });
+    bar.set_style(
+        ProgressStyle::with_template(&format!(
+            "{{elapsed_precise}} [{{bar:30}}] {{pos}}/{{len}} {unit}  {{msg}}  ETA {{eta}}"
+        ))
+        .context("progress bar template")?
+        .progress_chars("=> "),
+    );
+    Ok(bar)
+}
+
+/// Prints a line above the bar, or plainly when the bar is not drawn (stderr is not a terminal:
+/// indicatif then drops `println` too, and logs would lose the line).
+fn say(bar: &ProgressBar, line: String) {
+    if bar.is_hidden() {
+        eprintln!("{line}");
+    } else {
+        bar.println(line);
+    }
 }
 
 /// A format as the user would name it: `conll (bio)`, `jsonl`, `jsonl-tokens`.

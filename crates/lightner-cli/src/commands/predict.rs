@@ -113,7 +113,8 @@ pub fn run(global: &GlobalArgs, args: &PredictArgs, out: &mut dyn Write) -> anyh
             }
         }
         PredictInput::Conll | PredictInput::Jsonl => {
-            let opts = ReadOptions { scheme: None, jsonl: Some(args.format == PredictInput::Jsonl) };
+            let opts =
+                ReadOptions { scheme: None, jsonl: Some(args.format == PredictInput::Jsonl), words: split };
             let ds = if args.input == Path::new("-") {
                 let mut bytes = Vec::new();
                 std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut bytes)?;

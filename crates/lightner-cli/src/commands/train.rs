@@ -1,12 +1,13 @@
 //! `lightner train`: read the data, train, save the pack with its metrics log and plot, and print
 //! the per-type tables.
 
-use super::{Labelled, decode_settings, read_labelled, set_threads};
-use crate::cli::{AlphaArg, GlobalArgs, LabelWordsArg, PointerSpaceArg, TrainArgs};
+use super::{Labelled, decode_settings, load_training, progress_bar, say, set_threads};
+use crate::cli::{AlphaArg, GlobalArgs, LabelWordsArg, PointerSpaceArg, TrainArgs, TrainingArgs};
 use crate::plot;
 use anyhow::{Context, bail};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use lightner::data::{LabelSet, Sentence};
+use burn::tensor::Device;
+use indicatif::ProgressBar;
+use lightner::data::Sentence;
 use lightner::eval::Report;
 use lightner::pipeline::session::{self, TrainJob, TrainOutcome};
 use lightner::pipeline::{Backbone, DecodeSettings, ModelSpec, PromptSize, Tagger};
@@ -19,16 +20,6 @@ use std::path::Path;
 struct Progress {
     bar: ProgressBar,
     quiet: bool,
-}
-
-/// Prints a line above the bar, or plainly when the bar is not drawn (stderr is not a terminal:
-/// indicatif then drops `println` too, and logs would lose the per-epoch lines).
-fn say(bar: &ProgressBar, line: String) {
-    if bar.is_hidden() {
-        eprintln!("{line}");
-    } else {
-        bar.println(line);
-    }
 }
 
 impl Observer for Progress {
@@ -80,7 +71,7 @@ fn check(args: &TrainArgs) -> anyhow::Result<()> {
     if args.epochs == 0 {
         bail!("--epochs must be at least 1");
     }
-    if args.no_prompts && !args.full && args.also_train.is_empty() {
+    if args.no_prompts && !args.training.full && args.training.also_train.is_empty() {
         bail!("--no-prompts leaves nothing to train; add --full (or --also-train PART)");
     }
     Ok(())
@@ -90,12 +81,7 @@ fn check(args: &TrainArgs) -> anyhow::Result<()> {
 pub fn run(global: &GlobalArgs, args: &TrainArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     check(args)?;
     set_threads(global)?;
-    let Labelled { train, dev, test, labels } =
-        read_labelled(global, &args.train, args.dev.as_deref(), args.test.as_deref(), &args.labels)?;
-    if !global.quiet {
-        eprintln!("loading backbone {}", args.model);
-    }
-    let bb = Backbone::open(&args.model)?;
+    let (Labelled { train, dev, test, labels }, bb) = load_training(global, &args.data)?;
     let spec = ModelSpec {
         label_mode: match args.label_words {
             LabelWordsArg::Added => LabelWordMode::Added,
@@ -105,17 +91,19 @@ pub fn run(global: &GlobalArgs, args: &TrainArgs, out: &mut dyn Write) -> anyhow
             PointerSpaceArg::WordStart => PointerSpace::WordStart,
             PointerSpaceArg::SubToken => PointerSpace::SubToken,
         },
-        prompt: (!args.no_prompts).then_some(PromptSize { len: args.prompt_len, dim: args.prompt_dim }),
+        prompt: (!args.no_prompts)
+            .then_some(PromptSize { len: args.prompt_len, dim: args.training.prompt_dim }),
         // `--learn-alpha` (the older spelling) starts from --alpha.
         alpha: match args.alpha {
             AlphaArg::Fixed(a) => a,
-            AlphaArg::Learn => args.alpha_init,
+            AlphaArg::Learn | AlphaArg::LearnPerDim => args.alpha_init,
         },
-        learn_alpha: args.learn_alpha || args.alpha == AlphaArg::Learn,
+        learn_alpha: args.learn_alpha || !matches!(args.alpha, AlphaArg::Fixed(_)),
+        alpha_per_dim: args.alpha == AlphaArg::LearnPerDim,
     };
     let config = TrainConfig {
         epochs: args.epochs,
-        batch_size: args.batch_size as usize,
+        batch_size: args.training.batch_size as usize,
         lr: args.lr,
         weight_decay: args.weight_decay,
         warmup_ratio: args.warmup_ratio,
@@ -123,21 +111,12 @@ pub fn run(global: &GlobalArgs, args: &TrainArgs, out: &mut dyn Write) -> anyhow
         seed: args.seed,
         eval_from_epoch: args.eval_from,
         patience: args.patience,
-        dropout: !args.no_dropout,
-        train: train_what(&bb, args.full, &args.also_train, args.freeze_cross_attention, global.quiet),
+        dropout: !args.training.no_dropout,
+        train: train_what(&bb, &args.training, global.quiet),
     };
     let decoding = decode_settings(DecodeSettings::default(), &args.decode);
-    let bar = if global.quiet { ProgressBar::hidden() } else { ProgressBar::new(0) };
-    bar.set_draw_target(if global.quiet {
-        ProgressDrawTarget::hidden()
-    } else {
-        ProgressDrawTarget::stderr()
-    });
-    bar.set_style(
-        ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} steps  {msg}  ETA {eta}")
-            .context("progress bar template")?
-            .progress_chars("=> "),
-    );
+    let device = lightner::model::device::device("cpu")?;
+    let bar = progress_bar(global.quiet, "steps")?;
     let mut progress = Progress { bar: bar.clone(), quiet: global.quiet };
     let quiet = global.quiet;
     let job = TrainJob {
@@ -150,7 +129,7 @@ pub fn run(global: &GlobalArgs, args: &TrainArgs, out: &mut dyn Write) -> anyhow
         config,
         decoding,
         checkpoint: args.checkpoint.clone(),
-        device: lightner::model::device::device("cpu")?,
+        device: device.clone(),
     };
     let mut outcome = session::run(job, &mut progress, &mut |m| {
         if !quiet {
@@ -158,10 +137,10 @@ pub fn run(global: &GlobalArgs, args: &TrainArgs, out: &mut dyn Write) -> anyhow
         }
     })?;
     bar.finish_and_clear();
-    let test = args.test.as_deref().zip(test.as_deref());
-    let test_report = save_pack(&bb, &labels, &spec, decoding, &mut outcome, test, &args.out)?;
+    let test = args.data.test.as_deref().zip(test.as_deref());
+    let test_report = save_pack(&bb, &mut outcome, test, &args.out, &device)?;
     if let Some(r) = &outcome.dev_report {
-        let what = if args.dev.is_some() { "dev" } else { "held-out training sentences" };
+        let what = if args.data.dev.is_some() { "dev" } else { "held-out training sentences" };
         writeln!(
             out,
             "{what} ({} sentences), best epoch {}:",
@@ -177,9 +156,12 @@ pub fn run(global: &GlobalArgs, args: &TrainArgs, out: &mut dyn Write) -> anyhow
     if outcome.summary.stopped_early {
         writeln!(out, "stopped early: no better dev F1 for {} evaluations", args.patience.unwrap_or(0))?;
     }
-    let learnt = match spec.learn_alpha {
-        true => format!(", learnt from {:.3}", spec.alpha),
-        false => String::new(),
+    let learnt = match (spec.learn_alpha, spec.alpha_per_dim) {
+        (true, false) => format!(", learnt from {:.3}", spec.alpha),
+        (true, true) => {
+            format!(": the mean of {} per-dimension values learnt from {:.3}", bb.config.d_model, spec.alpha)
+        }
+        (false, _) => String::new(),
     };
     writeln!(
         out,
@@ -190,20 +172,15 @@ pub fn run(global: &GlobalArgs, args: &TrainArgs, out: &mut dyn Write) -> anyhow
     Ok(())
 }
 
-/// What trains: everything (`full`), or the prompts plus the named backbone parts, with a
-/// warm-started backbone's new cross-attention added unless `freeze_cross` (bert2bert).
-pub(super) fn train_what(
-    bb: &Backbone,
-    full: bool,
-    also: &[String],
-    freeze_cross: bool,
-    quiet: bool,
-) -> TrainWhat {
-    if full {
+/// What trains: everything (`--full`), or the prompts plus the `--also-train` parts, with a
+/// warm-started backbone's new cross-attention added unless `--freeze-cross-attention`
+/// (bert2bert).
+pub(super) fn train_what(bb: &Backbone, args: &TrainingArgs, quiet: bool) -> TrainWhat {
+    if args.full {
         return TrainWhat::Everything;
     }
-    let mut parts = also.to_vec();
-    if bb.warm_started && !freeze_cross && !parts.iter().any(|p| p == "encoder_attn") {
+    let mut parts = args.also_train.clone();
+    if bb.warm_started && !args.freeze_cross_attention && !parts.iter().any(|p| p == "encoder_attn") {
         parts.push("encoder_attn".into());
         if !quiet {
             eprintln!(
@@ -219,18 +196,20 @@ pub(super) fn train_what(
 /// saves the pack with its per-epoch log (metrics.jsonl) and plot (training.svg).
 pub(super) fn save_pack(
     bb: &Backbone,
-    labels: &LabelSet,
-    spec: &ModelSpec,
-    decoding: DecodeSettings,
     outcome: &mut TrainOutcome,
     test: Option<(&Path, &[Sentence])>,
     out: &Path,
+    device: &Device,
 ) -> anyhow::Result<Option<Report>> {
     let mut test_report = None;
     if let Some((path, test)) = test {
-        let tagger = Tagger::new(bb, labels.clone(), words(bb, labels, spec)?, spec.pointer_space, decoding);
-        let (r, _) =
-            tagger.evaluate(&outcome.model, test).with_context(|| format!("scoring {}", path.display()))?;
+        // Scored as the saved pack will predict: loaded onto the plain device, prompts folded
+        // into fixed prefixes (faster than the training copy, which records a graph).
+        let pack = &outcome.pack;
+        let (model, words) = pack.model(bb, device)?;
+        let m = &pack.manifest;
+        let tagger = Tagger::new(bb, pack.labels()?, words, m.model.pointer_space, m.decoding);
+        let (r, _) = tagger.evaluate(&model, test).with_context(|| format!("scoring {}", path.display()))?;
         if let Some(m) = outcome.pack.manifest.metrics.as_object_mut() {
             m.insert(
                 "test".into(),
@@ -249,12 +228,4 @@ pub(super) fn save_pack(
     lightner::io::write_atomic(&out.join("metrics.jsonl"), &log)?;
     plot::training_curves(&out.join("training.svg"), &outcome.summary.history)?;
     Ok(test_report)
-}
-
-fn words(
-    bb: &Backbone,
-    labels: &LabelSet,
-    spec: &ModelSpec,
-) -> anyhow::Result<lightner::tokenize::LabelWords> {
-    Ok(lightner::tokenize::LabelWords::new(labels, &bb.tokenizer, spec.label_mode)?)
 }

@@ -3,15 +3,14 @@
 //! configuration trained on all the data.
 
 use super::train::{save_pack, train_what};
-use super::{Labelled, decode_settings, read_labelled, set_threads};
+use super::{Labelled, decode_settings, load_training, progress_bar, say, set_threads};
 use crate::cli::{GlobalArgs, TuneArgs};
 use crate::plot;
 use anyhow::{Context, bail};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use lightner::data::Sentence;
 use lightner::pipeline::session::{self, TrainJob};
 use lightner::pipeline::tuning::{TuneData, TuneSetup};
-use lightner::pipeline::{Backbone, DecodeSettings, ModelSpec, PromptSize};
+use lightner::pipeline::{DecodeSettings, ModelSpec, PromptSize};
 use lightner::train::{Observer, TrainConfig};
 use lightner::tune::{self, Bayes, Event, Plan, Strategy, TrialConfig, TrialLog, TrialSummary};
 use std::io::Write;
@@ -44,7 +43,7 @@ fn check(args: &TuneArgs) -> anyhow::Result<()> {
     if seeds.len() != args.seeds.len() {
         bail!("--seeds lists a seed twice");
     }
-    if args.dev.is_none() && args.folds < 2 {
+    if args.data.dev.is_none() && args.folds < 2 {
         bail!("--folds must be at least 2 (or give --dev)");
     }
     Ok(())
@@ -80,20 +79,15 @@ fn file_hash(path: &Path) -> anyhow::Result<String> {
 pub fn run(global: &GlobalArgs, args: &TuneArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     check(args)?;
     set_threads(global)?;
-    let Labelled { train, dev, test, labels } =
-        read_labelled(global, &args.train, args.dev.as_deref(), args.test.as_deref(), &args.labels)?;
-    if !global.quiet {
-        eprintln!("loading backbone {}", args.model);
-    }
-    let bb = Backbone::open(&args.model)?;
+    let (Labelled { train, dev, test, labels }, bb) = load_training(global, &args.data)?;
     let spec = ModelSpec {
-        prompt: Some(PromptSize { len: args.prompt_len[0], dim: args.prompt_dim }),
+        prompt: Some(PromptSize { len: args.prompt_len[0], dim: args.training.prompt_dim }),
         ..ModelSpec::default()
     };
     let config = TrainConfig {
-        batch_size: args.batch_size as usize,
-        dropout: !args.no_dropout,
-        train: train_what(&bb, args.full, &args.also_train, args.freeze_cross_attention, global.quiet),
+        batch_size: args.training.batch_size as usize,
+        dropout: !args.training.no_dropout,
+        train: train_what(&bb, &args.training, global.quiet),
         ..TrainConfig::default()
     };
     let decoding = decode_settings(DecodeSettings::default(), &args.decode);
@@ -121,15 +115,15 @@ pub fn run(global: &GlobalArgs, args: &TuneArgs, out: &mut dyn Write) -> anyhow:
     // Everything that changes what a finished unit means; `--jobs` and `--test` do not.
     let settings = serde_json::json!({
         "backbone": bb.id, "backbone_hash": bb.weights_hash,
-        "train": file_hash(&args.train)?,
-        "dev": args.dev.as_deref().map(file_hash).transpose()?,
+        "train": file_hash(&args.data.train)?,
+        "dev": args.data.dev.as_deref().map(file_hash).transpose()?,
         "labels": labels.labels().iter().map(|l| format!("{l:?}")).collect::<Vec<_>>(),
         "strategy": match &strategy {
             Strategy::Grid(g) => serde_json::json!({"grid": g}),
             Strategy::Bayes(b) => serde_json::json!({"bayes": b.budget, "range": [b.range.0, b.range.1], "base": b.base}),
         },
         "seeds": args.seeds, "folds": plan.folds,
-        "config": config, "prompt_dim": args.prompt_dim, "decoding": format!("{decoding:?}"),
+        "config": config, "prompt_dim": args.training.prompt_dim, "decoding": format!("{decoding:?}"),
     });
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
     let mut log = TrialLog::open(&args.out.join("trials.jsonl"), &settings)?;
@@ -157,14 +151,11 @@ pub fn run(global: &GlobalArgs, args: &TuneArgs, out: &mut dyn Write) -> anyhow:
             log.path().display()
         );
     }
-    let bar = progress_bar(global.quiet, (strategy.budget() * per_trial) as u64)?;
+    let bar = progress_bar(global.quiet, "trainings")?;
+    bar.set_length((strategy.budget() * per_trial) as u64);
     let say = |line: String| {
         if !global.quiet {
-            if bar.is_hidden() {
-                eprintln!("{line}");
-            } else {
-                bar.println(line);
-            }
+            say(&bar, line);
         }
     };
     say(header());
@@ -218,25 +209,14 @@ pub fn run(global: &GlobalArgs, args: &TuneArgs, out: &mut dyn Write) -> anyhow:
     impl Observer for Quiet {}
     let mut outcome = session::run(job, &mut Quiet, &mut |_| {})?;
     let pack = args.out.join("best.pack");
-    let test = args.test.as_deref().zip(test.as_deref());
-    let test_report = save_pack(&bb, &labels, &spec, decoding, &mut outcome, test, &pack)?;
+    let test = args.data.test.as_deref().zip(test.as_deref());
+    let test_report = save_pack(&bb, &mut outcome, test, &pack, &setup.device)?;
     if let Some(r) = test_report {
         writeln!(out, "\nbest pack on the test set ({} sentences):", r.sentences)?;
         write!(out, "{r}")?;
     }
     writeln!(out, "\nwrote {}: trials.jsonl, report.md, alpha.svg, best.pack", args.out.display())?;
     Ok(())
-}
-
-fn progress_bar(quiet: bool, len: u64) -> anyhow::Result<ProgressBar> {
-    let bar = if quiet { ProgressBar::hidden() } else { ProgressBar::new(len) };
-    bar.set_draw_target(if quiet { ProgressDrawTarget::hidden() } else { ProgressDrawTarget::stderr() });
-    bar.set_style(
-        ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} trainings  {msg}  ETA {eta}")
-            .context("progress bar template")?
-            .progress_chars("=> "),
-    );
-    Ok(bar)
 }
 
 /// Column names of the trial table, and their widths in the live table.
@@ -301,13 +281,13 @@ fn row(t: &TrialSummary) -> String {
 /// The final report (stdout and report.md): the best configuration, then every trial by α.
 fn report(args: &TuneArgs, trials: &[TrialSummary], best: &TrialSummary, per_trial: usize) -> String {
     let mut s = String::new();
-    let scored = match &args.dev {
+    let scored = match &args.data.dev {
         Some(d) => format!("dev set {}", d.display()),
-        None => format!("{}-fold cross-validation on {}", args.folds, args.train.display()),
+        None => format!("{}-fold cross-validation on {}", args.folds, args.data.train.display()),
     };
     s.push_str(&format!(
         "# lightner tune\n\nbackbone {}, {scored}; {} trainings per trial (seeds {:?}); F1 is micro-F1 on the held-out sentences, mean ± sample std over the trainings.\n\n",
-        args.model, per_trial, args.seeds
+        args.data.model, per_trial, args.seeds
     ));
     s.push_str(&format!(
         "**best:** alpha {:.3}, lr {:.1e}, prompt length {}, {} epochs: F1 {:.4} ± {:.4} (trial {})\n\n",

@@ -23,6 +23,41 @@ pub fn s(p: &Path) -> &str {
     p.to_str().expect("UTF-8 path")
 }
 
+/// The arguments every tiny-backbone training in these tests starts from: quiet, one thread,
+/// and a high learning rate with a small prompt, so that a few epochs learn something. Callers
+/// append what their test is about.
+pub fn tiny_args<'a>(
+    command: &'a str,
+    model: &'a str,
+    train: &'a str,
+    labels: &'a str,
+    out: &'a str,
+    epochs: &'a str,
+) -> Vec<&'a str> {
+    vec![
+        "-q",
+        "--threads",
+        "1",
+        command,
+        "--model",
+        model,
+        "--train",
+        train,
+        "--labels",
+        labels,
+        "--out",
+        out,
+        "--epochs",
+        epochs,
+        "--lr",
+        "1e-2",
+        "--prompt-len",
+        "4",
+        "--prompt-dim",
+        "32",
+    ]
+}
+
 /// The first `n` sentences of MIT-Movie's 10-shot training file, written to `dir` as CoNLL.
 pub fn movie(dir: &Path, n: usize) -> (PathBuf, Vec<Sentence>) {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/mit-movie/10-shot-train.txt");

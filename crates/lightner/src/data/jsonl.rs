@@ -5,7 +5,7 @@
 
 use super::Lines;
 use super::sentence::{Sentence, Span, TextAnchor};
-use super::words::split_words;
+use super::words::WordSplit;
 use crate::error::{DataErrorKind, Error, Location, Result};
 use serde_json::{Value, json};
 use std::path::Path;
@@ -19,8 +19,8 @@ pub enum JsonlStyle {
     Tokens,
 }
 
-/// Parses JSONL text (blank lines are skipped).
-pub fn parse(path: &Path, bytes: &[u8]) -> Result<Vec<Sentence>> {
+/// Parses JSONL text (blank lines are skipped); `{"text"}` records are split into words by `split`.
+pub fn parse(path: &Path, bytes: &[u8], split: WordSplit) -> Result<Vec<Sentence>> {
     let mut out = Vec::new();
     for line in Lines::new(path, bytes) {
         let (lineno, text) = line?;
@@ -28,7 +28,7 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<Vec<Sentence>> {
             continue;
         }
         let loc = Location::new(path, lineno);
-        let mut s = parse_record(text).map_err(|k| Error::data(loc, k))?;
+        let mut s = parse_record(text, split).map_err(|k| Error::data(loc, k))?;
         s.line = lineno;
         out.push(s);
     }
@@ -39,8 +39,8 @@ fn bad(msg: impl Into<String>) -> DataErrorKind {
     DataErrorKind::BadJson { msg: msg.into() }
 }
 
-/// Parses one JSON record.
-pub fn parse_record(text: &str) -> std::result::Result<Sentence, DataErrorKind> {
+/// Parses one JSON record (a `{"text"}` record is split into words by `split`).
+pub fn parse_record(text: &str, split: WordSplit) -> std::result::Result<Sentence, DataErrorKind> {
     let v: Value = serde_json::from_str(text).map_err(|e| bad(e.to_string()))?;
     let obj = v.as_object().ok_or_else(|| bad("expected a JSON object"))?;
     match (obj.get("text"), obj.get("tokens")) {
@@ -57,7 +57,7 @@ pub fn parse_record(text: &str) -> std::result::Result<Sentence, DataErrorKind> 
                 Some(Value::Array(a)) => a.iter().map(entity).collect::<std::result::Result<_, _>>()?,
                 Some(_) => return Err(bad("`entities` must be an array")),
             };
-            from_text(t, ents)
+            from_text(t, ents, split)
         }
         (None, Some(t)) => {
             let toks = t.as_array().ok_or_else(|| bad("`tokens` must be an array of strings"))?;
@@ -146,12 +146,16 @@ pub fn from_tokens(words: Vec<String>, spans: Vec<Span>) -> std::result::Result<
     Ok(Sentence::new(words, spans))
 }
 
-/// A sentence from text and character-offset entities: the text is split into words
-/// ([`split_words`]) and every entity must start and end on word boundaries.
-pub fn from_text(text: &str, entities: Vec<Span>) -> std::result::Result<Sentence, DataErrorKind> {
+/// A sentence from text and character-offset entities: the text is split into words by `split`
+/// and every entity must start and end on word boundaries.
+pub fn from_text(
+    text: &str,
+    entities: Vec<Span>,
+    split: WordSplit,
+) -> std::result::Result<Sentence, DataErrorKind> {
     let nchars = text.chars().count();
     let entities = check_spans(entities, nchars)?;
-    let words = split_words(text);
+    let words = split.split(text);
     if words.is_empty() {
         return Err(DataErrorKind::NoWords);
     }

@@ -61,6 +61,9 @@ pub struct ReadOptions {
     pub scheme: Option<TagScheme>,
     /// Force JSONL (`Some(true)`) or CoNLL (`Some(false)`); `None` looks at the content.
     pub jsonl: Option<bool>,
+    /// How JSONL `{"text"}` records become words: as a pack's training data was split
+    /// (`Pack::manifest.text_words`), so that offsets map onto the words the model knows.
+    pub words: words::WordSplit,
 }
 
 /// Reads a labelled file (CoNLL or JSONL, told apart by content unless forced).
@@ -74,7 +77,7 @@ pub fn read_bytes(path: &Path, bytes: &[u8], opts: ReadOptions) -> Result<Datase
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let jsonl = opts.jsonl.unwrap_or_else(|| looks_like_jsonl(path, bytes));
     if jsonl {
-        let sentences = jsonl::parse(path, bytes)?;
+        let sentences = jsonl::parse(path, bytes, opts.words)?;
         let style =
             if sentences.iter().all(|s| s.text.is_some()) { JsonlStyle::Text } else { JsonlStyle::Tokens };
         Ok(Dataset { sentences, format: Format::Jsonl(style), warnings: vec![] })

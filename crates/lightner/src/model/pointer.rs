@@ -24,7 +24,7 @@ pub enum LabelScoring {
 pub struct HeadParams {
     /// `Some(w_j)` for labels with more than one piece.
     pub label_weights: Vec<Option<Param<Tensor<1>>>>,
-    /// `logit(α)` when α is learnt.
+    /// `logit(α)` when α is learnt: `[1]`, or `[d]` for one α per hidden dimension.
     pub alpha_logit: Option<Param<Tensor<1>>>,
 }
 
@@ -39,8 +39,10 @@ pub struct PointerHead {
     pub eos_id: u32,
     /// Label scoring.
     pub labels: LabelScoring,
-    /// α when it is fixed.
+    /// α when it is fixed (the mean of `alpha_dims` when those are set).
     pub alpha: f64,
+    /// A fixed α per hidden dimension (a pack trained with a per-dimension α); overrides `alpha`.
+    pub alpha_dims: Option<Vec<f32>>,
     /// Dropout on the decoder state, the eos/label rows and the source word embeddings
     /// (DeepKE's `dropout_layer`, 0.3), in training only.
     pub dropout: f64,
@@ -51,7 +53,7 @@ pub struct PointerHead {
 impl PointerHead {
     /// A head with DeepKE's dropout (0.3), in evaluation mode.
     pub fn new(eos_id: u32, labels: LabelScoring, alpha: f64) -> Self {
-        Self { eos_id, labels, alpha, dropout: 0.3, training: false }
+        Self { eos_id, labels, alpha, alpha_dims: None, dropout: 0.3, training: false }
     }
 
     fn drop<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
@@ -94,11 +96,13 @@ impl PointerHead {
         }
     }
 
-    /// α as a `[1]` tensor: fixed, or `sigmoid(logit)` when learnt.
+    /// α as a `[1]` tensor, or `[d]` when there is one per dimension: fixed, or
+    /// `sigmoid(logit)` when learnt.
     pub fn alpha_tensor(&self, params: &HeadParams, device: &Device) -> Tensor<1> {
-        match &params.alpha_logit {
-            Some(l) => sigmoid(l.val()),
-            None => Tensor::<1>::from_data(TensorData::new(vec![self.alpha as f32], [1]), device),
+        match (&params.alpha_logit, &self.alpha_dims) {
+            (Some(l), _) => sigmoid(l.val()),
+            (None, Some(a)) => Tensor::<1>::from_data(TensorData::new(a.clone(), [a.len()]), device),
+            (None, None) => Tensor::<1>::from_data(TensorData::new(vec![self.alpha as f32], [1]), device),
         }
     }
 
@@ -123,8 +127,11 @@ impl PointerHead {
         let (eos, labels) = (self.drop(eos), self.drop(labels));
         let c = labels.dims()[0];
         let fixed = Tensor::cat(vec![eos, labels], 0).unsqueeze_dim::<3>(0).expand([b, 1 + c, d]);
-        // The fusion (spec §5.5): α weighs the contextual state, 1 − α the raw word embedding.
-        let alpha = self.alpha_tensor(params, &device).reshape([1, 1, 1]);
+        // The fusion (spec §5.5): α weighs the contextual state, 1 − α the raw word embedding
+        // (element-wise, so a per-dimension α broadcasts along the last axis).
+        let alpha = self.alpha_tensor(params, &device);
+        let k = alpha.dims()[0];
+        let alpha = alpha.reshape([1, 1, k]);
         let fused = enc * alpha.clone().expand([b, s, d])
             + self.drop(bart.token_embeddings(src)) * alpha.neg().add_scalar(1.0).expand([b, s, d]);
         let keys = Tensor::cat(vec![fixed, fused], 1);

@@ -46,6 +46,11 @@ pub struct ModelSpec {
     pub alpha: f64,
     /// Whether α is learnt.
     pub learn_alpha: bool,
+    /// With `learn_alpha`: one α per hidden dimension (`[d]`, each through its own sigmoid)
+    /// instead of one scalar, so that each dimension can weigh context against the word
+    /// embedding on its own. `alpha` then reports their mean.
+    #[serde(default)]
+    pub alpha_per_dim: bool,
 }
 
 impl Default for ModelSpec {
@@ -56,6 +61,7 @@ impl Default for ModelSpec {
             prompt: Some(PromptSize { len: 10, dim: 800 }),
             alpha: 0.5,
             learn_alpha: false,
+            alpha_per_dim: false,
         }
     }
 }
@@ -91,7 +97,8 @@ pub fn label_scoring(words: &LabelWords) -> LabelScoring {
 }
 
 /// A fresh model for training: backbone frozen, prompts initialised from `seed`, label-piece
-/// weights uniform (zeros before the softmax), α's logit at `logit(alpha)` when learnt.
+/// weights uniform (zeros before the softmax), α's logit at `logit(alpha)` when learnt (in every
+/// dimension when learnt per dimension).
 pub fn build(
     bb: &Backbone,
     labels: &LabelSet,
@@ -101,6 +108,9 @@ pub fn build(
 ) -> Result<(LightNer, LabelWords)> {
     if !(0.0..=1.0).contains(&spec.alpha) {
         return Err(Error::Invalid(format!("alpha {} is not in [0, 1]", spec.alpha)));
+    }
+    if spec.alpha_per_dim && !spec.learn_alpha {
+        return Err(Error::Invalid("a per-dimension alpha is learnt: set learn_alpha too".into()));
     }
     let words = LabelWords::new(labels, &bb.tokenizer, spec.label_mode)?;
     let bart = load_bart(bb, &words, device)?;
@@ -120,7 +130,8 @@ pub fn build(
         // A learnt α starts at the configured value; clamp so that 0 and 1 stay finite.
         let a = spec.alpha.clamp(1e-4, 1.0 - 1e-4);
         let logit = (a / (1.0 - a)).ln() as f32;
-        Param::from_tensor(Tensor::<1>::from_data(TensorData::new(vec![logit], [1]), device))
+        let n = if spec.alpha_per_dim { bb.config.d_model } else { 1 };
+        Param::from_tensor(Tensor::<1>::from_data(TensorData::new(vec![logit; n], [n]), device))
             .set_require_grad(true)
     });
     let head = PointerHead::new(bb.tokenizer.special().eos.0, label_scoring(&words), spec.alpha);

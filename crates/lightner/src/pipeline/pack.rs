@@ -95,6 +95,10 @@ fn f32s(t: TensorData) -> Result<Vec<f32>> {
     t.convert::<f32>().try_into_vec::<f32>().map_err(|e| Error::Invalid(format!("{e:?}")))
 }
 
+fn mean(xs: &[f32]) -> f64 {
+    xs.iter().map(|&x| f64::from(x)).sum::<f64>() / xs.len().max(1) as f64
+}
+
 impl Pack {
     /// Collects a trained model's pack. `model` is the trained model (any device).
     pub fn from_model(
@@ -143,7 +147,8 @@ impl Pack {
             }
         }
         let alpha = model.head.alpha_tensor(&model.trainable.head, &e.device()).into_data();
-        let alpha_value = f32s(alpha.clone())?[0] as f64;
+        // The manifest reports one value: α itself, or the mean of a per-dimension α.
+        let alpha_value = mean(&f32s(alpha.clone())?);
         tensors.insert("alpha".into(), alpha);
         let trained = params::collect(&model.bart, true);
         let trained_backbone_params: Vec<String> = trained.keys().cloned().collect();
@@ -323,8 +328,18 @@ impl Pack {
             })
             .map(|t| t.transpose().map(|t| t.map(Param::from_tensor)))
             .collect::<Result<Vec<_>>>()?;
-        let alpha = f32s(self.tensor::<1>("alpha", device)?.into_data())?[0] as f64;
-        let head = PointerHead::new(bb.tokenizer.special().eos.0, label_scoring(&words), alpha);
+        let alpha = f32s(self.tensor::<1>("alpha", device)?.into_data())?;
+        if alpha.len() != 1 && alpha.len() != bb.config.d_model {
+            return Err(Error::Invalid(format!(
+                "the pack's alpha has {} values; expected 1 or one per hidden dimension ({})",
+                alpha.len(),
+                bb.config.d_model
+            )));
+        }
+        let mut head = PointerHead::new(bb.tokenizer.special().eos.0, label_scoring(&words), mean(&alpha));
+        if alpha.len() > 1 {
+            head.alpha_dims = Some(alpha);
+        }
         let fixed = if self.manifest.model.prompt.is_some() {
             let n = bb.config.decoder_layers;
             let get = |name: &str| -> Result<Vec<Prefix>> {

@@ -144,14 +144,17 @@ pub fn run(job: TrainJob<'_>, obs: &mut dyn Observer, note: &mut dyn FnMut(Strin
         obs,
         job.checkpoint.as_deref(),
     )?;
-    let dev_report = if dev.is_empty() { None } else { Some(tagger.evaluate(&model, &dev)?.0) };
-    let metrics = serde_json::json!({
+    let training = serde_json::json!({ "config": job.config, "train_sentences": examples.len(), "skipped": over.lines.len() });
+    let mut pack =
+        Pack::from_model(&model, bb, &job.labels, &job.spec, job.decoding, training, serde_json::json!({}))?;
+    // The final dev score is that of the pack as `predict` will load it, on the plain device.
+    let dev_report =
+        if dev.is_empty() { None } else { Some(tagger.evaluate(&pack.model(bb, &job.device)?.0, &dev)?.0) };
+    pack.manifest.metrics = serde_json::json!({
         "dev": dev_report.as_ref().map(|r| serde_json::json!({"precision": r.micro.precision, "recall": r.micro.recall, "f1": r.micro.f1, "sentences": r.sentences})),
         "held_out": held_out,
         "best_epoch": summary.best.map(|b| b.1),
     });
-    let training = serde_json::json!({ "config": job.config, "train_sentences": examples.len(), "skipped": over.lines.len() });
-    let mut pack = Pack::from_model(&model, bb, &job.labels, &job.spec, job.decoding, training, metrics)?;
     pack.manifest.text_words = crate::data::words::WordSplit::detect(
         train_sents.iter().flat_map(|s| s.words.iter().map(String::as_str)),
     );

@@ -9,7 +9,6 @@ use super::tagger::{DecodeSettings, Tagger};
 use super::{ModelSpec, PromptSize};
 use crate::data::{LabelSet, Sentence};
 use crate::error::Result;
-use crate::tokenize::LabelWords;
 use crate::train::{Observer, TrainConfig};
 use crate::tune::folds::{k_fold, split};
 use crate::tune::{TrialConfig, UnitScore};
@@ -99,10 +98,11 @@ impl TuneSetup<'_> {
             device: self.device.clone(),
         };
         let outcome = session::run(job, &mut Silent, &mut |_| {})?;
-        let words = LabelWords::new(&self.labels, &self.backbone.tokenizer, spec.label_mode)?;
+        // Scored as its pack loads (plain device, prompts folded into fixed prefixes).
+        let (model, words) = outcome.pack.model(self.backbone, &self.device)?;
         let tagger =
             Tagger::new(self.backbone, self.labels.clone(), words, spec.pointer_space, self.decoding);
-        let (report, _) = tagger.evaluate(&outcome.model, &held)?;
+        let (report, _) = tagger.evaluate(&model, &held)?;
         Ok(UnitScore {
             precision: report.micro.precision,
             recall: report.micro.recall,

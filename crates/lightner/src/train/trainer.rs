@@ -45,7 +45,7 @@ pub struct EpochLog {
     pub best: bool,
     /// Wall time of the epoch (training and evaluation), seconds.
     pub seconds: f64,
-    /// α at the end of the epoch, when it is learnt (its trajectory).
+    /// α at the end of the epoch, when it is learnt (its trajectory; the mean of a per-dimension α).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alpha: Option<f64>,
 }
@@ -240,7 +240,8 @@ pub fn train(
                 .head
                 .alpha_logit
                 .as_ref()
-                .map(|l| burn::tensor::activation::sigmoid(l.val()).into_scalar::<f32>() as f64),
+                // The mean when α is learnt per dimension.
+                .map(|l| burn::tensor::activation::sigmoid(l.val()).mean().into_scalar::<f32>() as f64),
         };
         if epoch >= cfg.eval_from_epoch
             && let Some(score) = eval(&model)?
