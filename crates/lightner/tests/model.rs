@@ -1,7 +1,7 @@
 //! Model properties on a tiny random backbone: the KV-cached decoder equals teacher forcing, a
 //! batch equals each sentence alone (padding does not leak), the frozen backbone gets no
 //! gradient, and the analytic gradients of the custom parts (prompt generators, label weights,
-//! learnt α) agree with finite differences.
+//! learnt α) agree with finite differences; the inference copy of a training model scores the same.
 
 use burn::module::Param;
 use burn::tensor::{Device, Int, Tensor, TensorData};
@@ -206,6 +206,32 @@ fn a_batch_equals_each_sentence_alone() {
         let eos = b.iter().position(|&y| y == 1).unwrap();
         let a_eos = alone[0].iter().position(|&y| y == 1).unwrap();
         assert_eq!(&b[..=eos], &alone[0][..=a_eos], "greedy row {i}");
+    }
+}
+
+#[test]
+fn the_inference_copy_scores_and_decodes_like_the_training_model() {
+    let ad = Device::flex().autodiff();
+    let plain_device = Device::flex();
+    for learn_alpha in [false, true] {
+        let m = model(&ad, &prompt_tensors(&config(), 4), learn_alpha);
+        let plain = m.for_inference();
+        assert!(!plain.bart.shared.val().device().is_autodiff(), "the copy is still on the autodiff device");
+        assert!(
+            plain.trainable.prompts.is_none() && plain.fixed_prefixes.is_some(),
+            "prefixes are not fixed"
+        );
+        let ex = examples();
+        let a = m.forward(&training_batch(&ex, PAD, &ad));
+        let b = plain.forward(&training_batch(&ex, PAD, &plain_device));
+        let err = max_diff(&f32s(a.logits), &f32s(b.logits));
+        assert!(err < 1e-5, "logits differ by {err} (learnt α: {learn_alpha})");
+        let max_len = [12usize, 9, 7];
+        let to_input = |_r: usize, y: u32| if y < 5 { [0, 2, 10, 11, 14][y as usize] } else { 20 };
+        let (s, p, inv) = source_tensors(&ex, PAD, &ad);
+        let want = m.greedy(s, p, inv, &max_len, to_input, 0);
+        let (s, p, inv) = source_tensors(&ex, PAD, &plain_device);
+        assert_eq!(plain.greedy(s, p, inv, &max_len, to_input, 0), want, "greedy decodes differ");
     }
 }
 

@@ -85,6 +85,30 @@ impl LightNer {
         self.head.training = on;
     }
 
+    /// The model for inference, as a loaded pack has it: every tensor off the autodiff graph
+    /// (burn's `Module::valid`), dropout off, and the prefixes generated once and kept fixed.
+    /// Decoding a training model through this skips the graph bookkeeping of every operation
+    /// (about 1.7× faster scoring on the MiniLM backbone; see the closing note of issue 6).
+    pub fn for_inference(&self) -> Self {
+        let plain = |p: &Prefix| Prefix {
+            key: p.key.clone().detach().without_autodiff(),
+            value: p.value.clone().detach().without_autodiff(),
+        };
+        let fixed = self.prefixes().map(|s| PrefixSet {
+            encoder_self: s.encoder_self.iter().map(plain).collect(),
+            decoder_self: s.decoder_self.iter().map(plain).collect(),
+            cross: s.cross.iter().map(plain).collect(),
+        });
+        let mut model = Self {
+            bart: self.bart.valid(),
+            trainable: Trainable { prompts: None, head: self.trainable.head.valid() },
+            head: self.head.clone(),
+            fixed_prefixes: fixed,
+        };
+        model.set_training(false);
+        model
+    }
+
     /// Generates the prefixes (once per forward pass; identical for every sentence).
     pub fn prefixes(&self) -> Option<PrefixSet> {
         if let Some(p) = &self.fixed_prefixes {

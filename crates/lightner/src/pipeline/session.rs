@@ -132,7 +132,8 @@ pub fn run(job: TrainJob<'_>, obs: &mut dyn Observer, note: &mut dyn FnMut(Strin
         if dev.is_empty() {
             return Ok(None);
         }
-        let (r, _) = tagger.evaluate(m, &dev)?;
+        // Off the graph: the same scores, without autodiff bookkeeping on every decoding step.
+        let (r, _) = tagger.evaluate(&m.for_inference(), &dev)?;
         Ok(Some(DevScore { precision: r.micro.precision, recall: r.micro.recall, f1: r.micro.f1 }))
     };
     let (model, summary) = train(
