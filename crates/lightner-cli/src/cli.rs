@@ -263,6 +263,13 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = 0.5, value_name = "A")]
     pub alpha_init: f64,
 
+    /// Peak learning rate of a learnt alpha (same warm-up and decay as --lr, no weight decay).
+    /// Adam moves a parameter by about its learning rate per step, so at the prompts' rate alpha
+    /// would barely leave --alpha-init in a few-shot run; 0.05 lets its logit cross most of
+    /// [0, 1] in about 200 steps. Give the --lr value to learn it at the prompts' rate.
+    #[arg(long, default_value_t = 0.05, value_name = "LR")]
+    pub alpha_lr: f64,
+
     /// Older spelling of --alpha learn: learn alpha, starting at --alpha.
     #[arg(long, hide = true)]
     pub learn_alpha: bool,

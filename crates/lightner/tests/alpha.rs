@@ -195,3 +195,23 @@ fn a_per_dimension_alpha_learns_each_dimension_and_its_pack_fuses_with_all_of_th
         (0..rows.len()).map(|i| learnt[i % d] * h[i] + (1.0 - learnt[i % d]) * e[i]).collect();
     assert!(max_diff(&rows, &expect) < 1e-5, "the loaded pack does not fuse dimension by dimension");
 }
+
+#[test]
+fn alpha_on_its_own_learning_rate_travels_further_than_at_the_prompts_rate() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sents = movie(16);
+    let bb = tiny(&tmp.path().join("tiny"), &sents);
+    let moved = |alpha_lr: Option<f64>| {
+        let mut j = job(&bb, sents.clone(), spec(0.5, true), 4);
+        j.config.lr = 1e-3;
+        j.config.alpha_lr = alpha_lr;
+        let out = session::run(j, &mut (), &mut |_| {}).unwrap();
+        (out.summary.history.last().unwrap().alpha.unwrap() - 0.5).abs()
+    };
+    // Adam moves the logit by about the learning rate per step: 8 steps at 1e-3 move α by at
+    // most 0.002; at 0.1 it can move by up to about 0.2.
+    let (shared, own) = (moved(None), moved(Some(0.1)));
+    eprintln!("|α − 0.5| after 8 steps: {shared:.5} at the prompts' rate, {own:.5} at its own");
+    assert!(shared < 0.002 + 1e-6, "{shared}");
+    assert!(own > 0.01 && own > 5.0 * shared, "α on its own rate moved {own}, at the prompts' rate {shared}");
+}

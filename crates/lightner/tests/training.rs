@@ -108,25 +108,31 @@ fn a_resumed_run_equals_an_uninterrupted_one() {
     let tmp = tempfile::tempdir().unwrap();
     let sents = movie(12);
     let bb = tiny(&tmp.path().join("tiny"), &sents);
-    let run = |ckpt: &Path, obs: &mut dyn Observer| {
-        let mut j = job(&bb, sents.clone(), 6, TrainWhat::Prompts);
-        j.checkpoint = Some(ckpt.to_path_buf());
-        session::run(j, obs, &mut |_| {}).unwrap()
-    };
-    let full = run(&tmp.path().join("a"), &mut ());
-    let first = run(&tmp.path().join("b"), &mut StopAfter(3));
-    assert!(!first.summary.complete && first.summary.history.len() == 3);
-    let resumed = run(&tmp.path().join("b"), &mut ());
-    assert!(resumed.summary.resumed && resumed.summary.complete);
-    assert_eq!(resumed.summary.history.len(), 6);
-    for (a, b) in full.summary.history.iter().zip(&resumed.summary.history) {
-        assert_eq!((a.loss, a.dev), (b.loss, b.dev), "epoch {}", a.epoch);
-    }
-    let pa = lightner::model::params::collect(&full.model.trainable, false);
-    let pb = lightner::model::params::collect(&resumed.model.trainable, false);
-    assert_eq!(pa.len(), pb.len());
-    for (k, v) in &pa {
-        assert_eq!(v.data, pb[k].data, "{k}");
+    // Also with a learnt α on its own optimizer, whose state the checkpoint must carry too.
+    for learn_alpha in [false, true] {
+        let run = |ckpt: &Path, obs: &mut dyn Observer| {
+            let mut j = job(&bb, sents.clone(), 6, TrainWhat::Prompts);
+            j.checkpoint = Some(ckpt.to_path_buf());
+            j.spec.learn_alpha = learn_alpha;
+            j.config.alpha_lr = learn_alpha.then_some(0.05);
+            session::run(j, obs, &mut |_| {}).unwrap()
+        };
+        let dir = tmp.path().join(format!("alpha-{learn_alpha}"));
+        let full = run(&dir.join("a"), &mut ());
+        let first = run(&dir.join("b"), &mut StopAfter(3));
+        assert!(!first.summary.complete && first.summary.history.len() == 3);
+        let resumed = run(&dir.join("b"), &mut ());
+        assert!(resumed.summary.resumed && resumed.summary.complete);
+        assert_eq!(resumed.summary.history.len(), 6);
+        for (a, b) in full.summary.history.iter().zip(&resumed.summary.history) {
+            assert_eq!((a.loss, a.dev, a.alpha), (b.loss, b.dev, b.alpha), "epoch {}", a.epoch);
+        }
+        let pa = lightner::model::params::collect(&full.model.trainable, false);
+        let pb = lightner::model::params::collect(&resumed.model.trainable, false);
+        assert_eq!(pa.len(), pb.len());
+        for (k, v) in &pa {
+            assert_eq!(v.data, pb[k].data, "{k} (learnt α: {learn_alpha})");
+        }
     }
 }
 

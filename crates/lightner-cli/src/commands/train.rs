@@ -68,6 +68,9 @@ fn check(args: &TrainArgs) -> anyhow::Result<()> {
     if args.lr <= 0.0 || !args.lr.is_finite() {
         bail!("--lr must be a positive number");
     }
+    if args.alpha_lr <= 0.0 || !args.alpha_lr.is_finite() {
+        bail!("--alpha-lr must be a positive number");
+    }
     if args.epochs == 0 {
         bail!("--epochs must be at least 1");
     }
@@ -105,6 +108,7 @@ pub fn run(global: &GlobalArgs, args: &TrainArgs, out: &mut dyn Write) -> anyhow
         epochs: args.epochs,
         batch_size: args.training.batch_size as usize,
         lr: args.lr,
+        alpha_lr: spec.learn_alpha.then_some(args.alpha_lr),
         weight_decay: args.weight_decay,
         warmup_ratio: args.warmup_ratio,
         max_grad_norm: args.max_grad_norm,

@@ -50,6 +50,12 @@ pub struct TrainConfig {
     pub batch_size: usize,
     /// Peak learning rate.
     pub lr: f64,
+    /// Peak learning rate of a learnt α (same schedule, no weight decay); `None`: `lr`. Adam
+    /// moves a parameter by about its learning rate per step whatever the gradient's size, so
+    /// with the prompts' rate (5e-4) α's logit can travel at most 0.1 in 200 steps: a learnt α
+    /// would barely leave its start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alpha_lr: Option<f64>,
     /// Decoupled weight decay (none on biases and LayerNorm parameters).
     pub weight_decay: f64,
     /// Fraction of the steps spent warming up.
@@ -74,6 +80,7 @@ impl Default for TrainConfig {
             epochs: 30,
             batch_size: 4,
             lr: 5e-5,
+            alpha_lr: None,
             weight_decay: 0.01,
             warmup_ratio: 0.01,
             max_grad_norm: 1.0,

@@ -84,6 +84,9 @@ fn fnv(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf29ce484222325u64, |h, &b| (h ^ b as u64).wrapping_mul(0x100000001b3))
 }
 
+/// The checkpoint file of α's optimizer state (with `alpha_lr`).
+const ALPHA_OPTIM: &str = "optim-alpha.bpk";
+
 fn optimizer(cfg: &TrainConfig) -> Result<ModuleOptimizer> {
     let adamw = |wd: f64| AdamWConfig::new().with_weight_decay(wd as f32).with_epsilon(1e-8);
     // No decay on biases and LayerNorm parameters (burn names them gamma/beta).
@@ -144,6 +147,9 @@ pub fn train(
     let config_hash =
         fnv(format!("{}|{}", serde_json::to_string(cfg).unwrap_or_default(), examples.len()).as_bytes());
     let mut optim = optimizer(cfg)?;
+    // A learnt α with its own learning rate gets its own AdamW (no weight decay: it is a gate
+    // between two representations, not a weight to keep small).
+    let mut alpha_optim = AdamWConfig::new().with_weight_decay(0.0).with_epsilon(1e-8).init();
     let mut state =
         LoopState { epochs_done: 0, steps_done: 0, best: None, bad_epochs: 0, history: vec![], config_hash };
     let mut best: Option<Snapshot> = None;
@@ -174,9 +180,16 @@ pub fn train(
         optim = optim
             .load(dir.join("optim.bpk"))
             .map_err(|e| Error::Invalid(format!("{}: {e:?}", dir.join("optim.bpk").display())))?;
+        if dir.join(ALPHA_OPTIM).is_file() {
+            alpha_optim = alpha_optim
+                .load(dir.join(ALPHA_OPTIM))
+                .map_err(|e| Error::Invalid(format!("{}: {e:?}", dir.join(ALPHA_OPTIM).display())))?;
+        }
         state = s;
         resumed = true;
     }
+    // Read after a resume: restoring a checkpoint restores the saved parameter ids too.
+    let alpha_param = model.trainable.head.alpha_logit.as_ref().map(|p| p.id);
     obs.begin(total, state.steps_done);
     let mut complete = true;
     let mut stopped_early = false;
@@ -214,8 +227,21 @@ pub fn train(
                 }
             }
             lr = linear_warmup_decay(state.steps_done, total, cfg.warmup_ratio, cfg.lr);
+            // α's gradient (clipped with the rest above) goes to its own optimizer.
+            let ga = match (cfg.alpha_lr, alpha_param) {
+                (Some(_), Some(id)) => gt.remove::<1>(id).map(|g| {
+                    let mut ga = GradientsParams::new();
+                    ga.register(id, g);
+                    ga
+                }),
+                _ => None,
+            };
             let LightNer { bart, trainable, head, fixed_prefixes } = model;
-            let trainable: Trainable = optim.step(lr, trainable, gt);
+            let mut trainable: Trainable = optim.step(lr, trainable, gt);
+            if let (Some(ga), Some(peak)) = (ga, cfg.alpha_lr) {
+                let alpha_lr = linear_warmup_decay(state.steps_done, total, cfg.warmup_ratio, peak);
+                trainable = alpha_optim.step(alpha_lr, trainable, ga);
+            }
             let bart = match gb {
                 Some(gb) => optim.step(lr, bart, gb),
                 None => bart,
@@ -272,6 +298,11 @@ pub fn train(
                     if !b.backbone.is_empty() {
                         checkpoint::save_params(&tmp.join("best-backbone.safetensors"), &b.backbone)?;
                     }
+                }
+                if cfg.alpha_lr.is_some() && alpha_param.is_some() {
+                    alpha_optim
+                        .save(tmp.join(ALPHA_OPTIM))
+                        .map_err(|e| Error::Invalid(format!("saving α's optimizer state: {e:?}")))?;
                 }
                 optim
                     .save(tmp.join("optim.bpk"))
