@@ -186,7 +186,7 @@ def report(args):
         # An optimum needs a curve: with fewer than two alphas measured, nothing is marked.
         best = max(means, key=means.get) if len(means) > 1 else None
         if best is not None:
-            optimum[(d, k)] = (best, len(means) == len(alphas))
+            optimum[(d, k)] = (best, len(means) == len(alphas), min(len(v) for v in vals.values() if v))
         lr = [r for r in learnt if (r["dataset"], r["shots"]) == (d, k)]
         cols = [f"**{fmt(vals[a])}**" if a == best else fmt(vals[a]) for a in alphas]
         la = R.mean_std([r["alpha"] for r in lr]) if lr else None
@@ -226,7 +226,10 @@ def report(args):
     for d in args.datasets:
         row = [(k, optimum[(d, k)]) for k in args.shots if (d, k) in optimum]
         if row:
-            L.append(f"* {d}: " + ", ".join(f"{k}-shot α = {b:g}{'' if full else ' (row incomplete)'}" for k, (b, full) in row))
+            L.append(f"* {d}: " + ", ".join(
+                f"{k}-shot α = {b:g}{'' if full else ' (row incomplete)'}"
+                f"{' (one seed per alpha: not separated from seed noise)' if n < 2 else ''}"
+                for k, (b, full, n) in row))
     if not optimum:
         L.append("No row has two alphas measured yet.")
     L += ["", "## 3. Grid against Bayesian search (`lightner tune`, 3-fold cross-validation on the "
