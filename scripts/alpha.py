@@ -80,7 +80,7 @@ def train_run(args, dataset, shots, seed, flags, rec, what):
     n = R.count_sentences(train)
     epochs = R.epochs_for(n)
     pack = Path(args.scratch) / (rec.stem + ".pack")
-    cmd = [args.lightner, "train", "--model", args.backbone, "--train", str(train), "--test", str(test),
+    cmd = [args.lightner, "--threads", str(args.threads), "train", "--model", args.backbone, "--train", str(train), "--test", str(test),
            "--labels", dataset, "--out", str(pack), "--epochs", str(epochs), "--lr", MODE["lr"],
            "--batch-size", str(MODE["batch"]), "--seed", str(seed), "--holdout", "0", *flags]
     print(f"[{time.strftime('%H:%M:%S')}] {dataset} {shots}-shot seed {seed} {what}: {n} sentences, "
@@ -95,7 +95,7 @@ def train_run(args, dataset, shots, seed, flags, rec, what):
         "flags": flags,
         "alpha_trajectory": [e["alpha"] for e in log if "alpha" in e],
         "test": manifest["metrics"]["test"], "train_seconds": sum(e["seconds"] for e in log),
-        "load": [load_before, os.getloadavg()[0]],
+        "load": [load_before, os.getloadavg()[0]], "threads": args.threads,
     }
     if manifest["model"].get("alpha_per_dim"):
         dims = pack_alpha(pack)
@@ -113,7 +113,7 @@ def tune_run(args, dataset, shots, strategy, rec):
     epochs = R.epochs_for(n)
     out = Path(args.scratch) / rec.stem
     flags = ["--grid", args.alphas] if strategy == "grid" else ["--bayes", str(args.bayes)]
-    cmd = [args.lightner, "-q", "tune", "--model", args.backbone, "--train", str(train), "--labels", dataset,
+    cmd = [args.lightner, "-q", "--threads", str(args.threads), "tune", "--model", args.backbone, "--train", str(train), "--labels", dataset,
            "--out", str(out), "--seeds", "1", "--folds", "3", "--epochs", str(epochs), "--lr", MODE["lr"],
            "--batch-size", str(MODE["batch"]), *flags]
     print(f"[{time.strftime('%H:%M:%S')}] tune {strategy} on {dataset} {shots}-shot ({n} sentences)", flush=True)
@@ -276,6 +276,7 @@ def main():
     p.add_argument("--results-runs", default=str(ROOT / "docs/results-runs"))
     p.add_argument("--scratch", default=str(ROOT / ".cache/alpha"))
     p.add_argument("--out", default=str(ROOT / "docs/alpha.md"))
+    p.add_argument("--threads", type=int, default=1, help="threads per run (see scripts/results.py)")
     p.add_argument("--only-report", action="store_true")
     args = p.parse_args()
     args.datasets = args.datasets.split(",")
