@@ -2,6 +2,7 @@
 //! gradient-norm clipping, length-grouped shuffled batches, dropout in training only), evaluation
 //! on a dev set with best-epoch selection and early stopping, and resumable checkpoints.
 
+pub mod adamw;
 pub mod batches;
 pub mod checkpoint;
 pub mod schedule;

@@ -1,6 +1,7 @@
 //! The training loop. The model lives on an autodiff device; only parameters that require
 //! gradients (the prompts and head, plus the backbone parts [`TrainWhat`] names) are stepped.
 
+use super::adamw::FusedAdamW;
 use super::batches::length_grouped;
 use super::checkpoint::{self, LoopState};
 use super::schedule::linear_warmup_decay;
@@ -11,7 +12,7 @@ use crate::model::params::{self, SavedParam};
 use crate::model::{LightNer, Trainable};
 use crate::tokenize::{Example, TokenId};
 use burn::module::ParamGroup;
-use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};
+use burn::optim::{GradientsParams, ModuleOptimizer};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -88,11 +89,11 @@ fn fnv(bytes: &[u8]) -> u64 {
 const ALPHA_OPTIM: &str = "optim-alpha.bpk";
 
 fn optimizer(cfg: &TrainConfig) -> Result<ModuleOptimizer> {
-    let adamw = |wd: f64| AdamWConfig::new().with_weight_decay(wd as f32).with_epsilon(1e-8);
+    let adamw = |wd: f64| FusedAdamW::new(wd as f32, 1e-8);
     // No decay on biases and LayerNorm parameters (burn names them gamma/beta).
     let no_decay = ParamGroup::from_any_regexes(vec![r"(^|\.)(bias|beta|gamma)$"])
         .map_err(|e| Error::Invalid(format!("{e:?}")))?;
-    Ok(adamw(cfg.weight_decay).init().with_group(no_decay, adamw(0.0).build(), None))
+    Ok(ModuleOptimizer::from(adamw(cfg.weight_decay)).with_group(no_decay, adamw(0.0), None))
 }
 
 struct Snapshot {
@@ -149,7 +150,7 @@ pub fn train(
     let mut optim = optimizer(cfg)?;
     // A learnt α with its own learning rate gets its own AdamW (no weight decay: it is a gate
     // between two representations, not a weight to keep small).
-    let mut alpha_optim = AdamWConfig::new().with_weight_decay(0.0).with_epsilon(1e-8).init();
+    let mut alpha_optim = ModuleOptimizer::from(FusedAdamW::new(0.0, 1e-8));
     let mut state =
         LoopState { epochs_done: 0, steps_done: 0, best: None, bad_epochs: 0, history: vec![], config_hash };
     let mut best: Option<Snapshot> = None;
