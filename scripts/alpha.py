@@ -290,7 +290,6 @@ def main():
             subprocess.run(["cargo", "build", "--release", "--locked", "-p", "lightner-cli"], cwd=ROOT, check=True)
         if not (Path(args.backbone) / "model.safetensors").is_file():
             subprocess.run(["bash", str(ROOT / "scripts/fetch-minilm.sh"), args.backbone], check=True)
-        have = curve_records(args)
         # The cheapest cells first, one seed of a whole row before the next seed.
         for shots in args.shots:
             if "search" in parts and shots == args.shots[0]:
@@ -304,6 +303,9 @@ def main():
                     if "curve" in parts:
                         for a in [float(x) for x in args.alphas.split(",")]:
                             rec = Path(args.runs) / f"curve-{d}-{shots}shot-a{alpha_tag(a)}-seed{seed}.json"
+                            # Read afresh: scripts/results.py, running beside, may have made the
+                            # alpha = 0.5 run since this study started.
+                            have = curve_records(args)
                             if (d, shots, round(a, 3), seed) not in have and not rec.exists():
                                 train_run(args, d, shots, seed, ["--alpha", str(a)], rec, f"alpha {a:g}")
                     if "learnt" in parts:
