@@ -48,7 +48,7 @@ def alpha_tag(a):
 
 
 def run(cmd):
-    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=R.CHILD_ENV)
     if proc.returncode != 0:
         sys.exit(f"run failed ({' '.join(cmd)}):\n{proc.stderr[-3000:]}")
     return proc
@@ -96,6 +96,7 @@ def train_run(args, dataset, shots, seed, flags, rec, what):
         "alpha_trajectory": [e["alpha"] for e in log if "alpha" in e],
         "test": manifest["metrics"]["test"], "train_seconds": sum(e["seconds"] for e in log),
         "load": [load_before, os.getloadavg()[0]], "threads": args.threads,
+        "glibc_tunables": R.CHILD_ENV["GLIBC_TUNABLES"],
     }
     if manifest["model"].get("alpha_per_dim"):
         dims = pack_alpha(pack)

@@ -24,6 +24,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_BIN = str(ROOT / "target/release/lightner")
 
+# glibc malloc settings for the runs: the same ones `lightner` sets for itself when GLIBC_TUNABLES
+# is unset (crates/lightner-cli/src/malloc.rs, where the measurement is). They are passed explicitly
+# so that every record says what it ran with; the arithmetic is the same either way.
+MALLOC_TUNABLES = "glibc.malloc.mmap_threshold=268435456:glibc.malloc.trim_threshold=4294967296"
+CHILD_ENV = {**os.environ, "GLIBC_TUNABLES": os.environ.get("GLIBC_TUNABLES", MALLOC_TUNABLES)}
+
 # The two settings of issue 5: (a) prompts with the warm-started backbone's new cross-attention
 # trainable, (b) everything trainable. Learning rates measured on MIT-Movie 10-shot (see
 # docs/results.md): prompts, 30 epochs, batch 8: lr 5e-4 beat 1e-3 and 2e-4 (F1 on the first 300 test
@@ -75,7 +81,7 @@ def run_one(args, dataset, shots, seed, mode, record_path):
           f"{epochs} epochs", flush=True)
     load_before = os.getloadavg()[0]
     start = time.monotonic()
-    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=CHILD_ENV)
     wall = time.monotonic() - start
     if proc.returncode != 0:
         sys.exit(f"run failed ({' '.join(cmd)}):\n{proc.stderr[-3000:]}")
@@ -90,6 +96,7 @@ def run_one(args, dataset, shots, seed, mode, record_path):
         "final_loss": epochs_log[-1]["loss"] if epochs_log else None,
         "pack_bytes": (pack / "pack.safetensors").stat().st_size,
         "threads": args.threads,
+        "glibc_tunables": CHILD_ENV["GLIBC_TUNABLES"],
         # 1-minute load average before and after: a run that shared the cores with other work
         # took longer, and the page marks its time.
         "load": [load_before, os.getloadavg()[0]],

@@ -83,6 +83,13 @@ pub enum Command {
     Fetch(FetchArgs),
 }
 
+impl Command {
+    /// Whether the command runs the model (and so allocates big tensors: see `malloc`).
+    pub fn runs_model(&self) -> bool {
+        matches!(self, Self::Bench(_) | Self::Train(_) | Self::Eval(_) | Self::Predict(_) | Self::Tune(_))
+    }
+}
+
 const TRAIN_EXAMPLES: &str = "\
 Examples:
   lightner train --model facebook/bart-base --train data/mit-movie/10-shot-train.txt \\

@@ -4,6 +4,7 @@
 
 mod cli;
 mod commands;
+mod malloc;
 mod plot;
 
 use clap::Parser;
@@ -12,6 +13,9 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     // `parse` prints help/version and exits 0, or prints a usage error and exits 2.
     let cli = cli::Cli::parse();
+    if cli.command.runs_model() {
+        malloc::reexec_tuned();
+    }
     match commands::run(&cli, &mut std::io::stdout().lock()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => report(&err),

@@ -1,5 +1,6 @@
 //! End-to-end tests of the `lightner` binary: real data files, exit codes, messages.
 
+use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -246,4 +247,32 @@ fn bench_runs_on_the_tiny_shape() {
     }
     assert!(v["greedy_tokens"].as_u64().unwrap() > 0);
     assert!(v["trainable_params"].as_u64().unwrap() > 0);
+}
+
+/// The malloc settings a model command ends up running with (bench reports them), given the
+/// environment it was started with.
+fn bench_malloc(env: &[(&str, &str)]) -> serde_json::Value {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_lightner"));
+    cmd.env_remove("GLIBC_TUNABLES").env_remove("LIGHTNER_SYSTEM_MALLOC").envs(env.iter().copied());
+    let o = cmd
+        .args(["-q", "--threads", "1", "bench", "--shape", "tiny", "--repeats", "1", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
+    serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()["glibc_tunables"].clone()
+}
+
+#[test]
+fn model_commands_run_with_tuned_malloc_unless_the_user_says_otherwise() {
+    let tuned = "glibc.malloc.mmap_threshold=268435456:glibc.malloc.trim_threshold=4294967296";
+    // glibc on Linux: the binary re-executes itself with the settings.
+    let expected =
+        if cfg!(all(target_os = "linux", target_env = "gnu")) { json!(tuned) } else { json!(null) };
+    assert_eq!(bench_malloc(&[]), expected);
+    // A user's own GLIBC_TUNABLES is kept as it is; the opt-out keeps the defaults.
+    assert_eq!(
+        bench_malloc(&[("GLIBC_TUNABLES", "glibc.malloc.arena_max=2")]),
+        json!("glibc.malloc.arena_max=2")
+    );
+    assert_eq!(bench_malloc(&[("LIGHTNER_SYSTEM_MALLOC", "1")]), json!(null));
 }

@@ -15,10 +15,15 @@ pub fn run(global: &GlobalArgs, args: &BenchArgs, out: &mut dyn Write) -> anyhow
         eprintln!("building a random model and timing {} repeats of each measurement...", args.repeats);
     }
     let report = bench::run(shape, args.repeats as usize, &burn::tensor::Device::flex())?;
+    // The allocator settings change the timings (see `malloc`), so the report names them.
+    let malloc = crate::malloc::current();
     if args.json {
-        writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
+        let mut v = serde_json::to_value(&report)?;
+        v["glibc_tunables"] = serde_json::json!(malloc);
+        writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
     } else {
         write!(out, "{report}")?;
+        writeln!(out, "GLIBC_TUNABLES: {}", malloc.as_deref().unwrap_or("(unset: glibc's defaults)"))?;
     }
     Ok(())
 }
