@@ -129,7 +129,8 @@ def tune_run(args, dataset, shots, strategy, rec):
         rows.append({"trial": t["trial"], "origin": t["origin"], "alpha": t["config"]["alpha"], "f1": m, "std": s,
                      "seconds": sum(u["seconds"] for u in units if u["trial"] == t["trial"])})
     R.write_atomic(rec, json.dumps({"dataset": dataset, "shots": shots, "strategy": strategy, "trials": rows,
-                                    "trainings_per_trial": 3, "load": os.getloadavg()[0]}, indent=1))
+                                    "trainings_per_trial": 3, "load": os.getloadavg()[0], "threads": args.threads,
+                                    "glibc_tunables": R.CHILD_ENV["GLIBC_TUNABLES"]}, indent=1))
     shutil.copy(out / "report.md", rec.with_suffix(".md"))
     shutil.rmtree(out / "best.pack", ignore_errors=True)
 
