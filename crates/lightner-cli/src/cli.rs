@@ -524,9 +524,11 @@ pub struct TuneArgs {
     #[arg(long, default_value_t = 3)]
     pub folds: usize,
 
-    /// Trainings run at the same time, each on an equal share of the threads.
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
-    pub jobs: u64,
+    /// Trainings run at the same time, each on an equal share of the threads [default: one per
+    /// thread (--threads, else all cores), at most 4: each holds its own activations and
+    /// optimizer state in memory].
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub jobs: Option<u64>,
 
     #[command(flatten)]
     pub training: TrainingArgs,

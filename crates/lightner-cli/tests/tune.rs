@@ -42,6 +42,40 @@ fn setup(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
     (tiny, train)
 }
 
+/// The header line of a one-trial, one-epoch search (not quiet) on `threads` threads, with
+/// `extra` flags.
+fn tune_header(threads: &'static str, extra: &[&'static str]) -> String {
+    let tmp = tempfile::tempdir().unwrap();
+    let (tiny, train) = setup(tmp.path());
+    let out = tmp.path().join("search");
+    let mut args: Vec<&str> =
+        tune_args(s(&tiny), s(&train), s(&out)).into_iter().filter(|a| *a != "-q").collect();
+    let set = |args: &mut Vec<&str>, flag: &str, value: &'static str| {
+        let i = args.iter().position(|a| *a == flag).unwrap() + 1;
+        args[i] = value;
+    };
+    set(&mut args, "--epochs", "1");
+    set(&mut args, "--threads", threads);
+    args.extend(["--grid", "0.5"]);
+    args.extend(extra);
+    let o = run(&args);
+    String::from_utf8_lossy(&o.stderr)
+        .lines()
+        .find(|l| l.contains("trainings,"))
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[test]
+fn tune_runs_one_training_per_thread_by_default() {
+    let h = tune_header("2", &[]);
+    assert!(h.contains("2 trainings, 2 at a time"), "{h}");
+    let h = tune_header("1", &[]);
+    assert!(h.contains("2 trainings, 1 at a time"), "{h}");
+    let h = tune_header("2", &["--jobs", "1"]);
+    assert!(h.contains("2 trainings, 1 at a time"), "{h}");
+}
+
 #[test]
 fn a_killed_grid_search_resumes_without_redoing_finished_trainings() {
     let tmp = tempfile::tempdir().unwrap();

@@ -75,6 +75,10 @@ fn file_hash(path: &Path) -> anyhow::Result<String> {
     Ok(lightner::pipeline::backbone::fnv_hex(&bytes))
 }
 
+/// The default `--jobs` never exceeds this: every concurrent training holds its own activations
+/// and optimizer state (about 0.6 GB for MiniLM prompts, several GB for bart-large).
+const MAX_DEFAULT_JOBS: usize = 4;
+
 /// Runs `lightner tune`.
 pub fn run(global: &GlobalArgs, args: &TuneArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     check(args)?;
@@ -110,7 +114,11 @@ pub fn run(global: &GlobalArgs, args: &TuneArgs, out: &mut dyn Write) -> anyhow:
         strategy: strategy.clone(),
         seeds: args.seeds.clone(),
         folds: data.folds_per_seed(),
-        jobs: args.jobs as usize,
+        // Trainings side by side use the cores better than one training on all of them: on 2
+        // cores, two one-thread MiniLM trainings did 1.9x the work of one on two threads
+        // (docs/results.md), because the small per-layer operations of a few-shot batch do not
+        // split well over threads.
+        jobs: args.jobs.map_or_else(|| rayon::current_num_threads().min(MAX_DEFAULT_JOBS), |j| j as usize),
     };
     // Everything that changes what a finished unit means; `--jobs` and `--test` do not.
     let settings = serde_json::json!({
@@ -144,10 +152,11 @@ pub fn run(global: &GlobalArgs, args: &TuneArgs, out: &mut dyn Write) -> anyhow:
             }
         };
         eprintln!(
-            "{} trials x {} seeds, {how}: {} trainings; log {}",
+            "{} trials x {} seeds, {how}: {} trainings, {} at a time (--jobs); log {}",
             strategy.budget(),
             plan.seeds.len(),
             strategy.budget() * per_trial,
+            plan.jobs,
             log.path().display()
         );
     }

@@ -256,12 +256,14 @@ fn run_units(
     // Several units at once: each worker trains inside its own rayon pool with an equal share of
     // the cores, so that the workers do not fight over one pool.
     let configs: Vec<TrialConfig> = pending.iter().map(|k| log.trials[k.0].0.clone()).collect();
-    let threads = (rayon::current_num_threads() / jobs).max(1);
+    // Fewer units than jobs (the last trial of a Bayesian search): the cores go to those there are.
+    let workers = jobs.min(pending.len());
+    let threads = (rayon::current_num_threads() / workers).max(1);
     let next = std::sync::atomic::AtomicUsize::new(0);
     let stop = std::sync::atomic::AtomicBool::new(false);
     let (tx, rx) = std::sync::mpsc::channel::<(usize, Result<UnitScore>)>();
     std::thread::scope(|scope| -> Result<()> {
-        for _ in 0..jobs.min(pending.len()) {
+        for _ in 0..workers {
             let tx = tx.clone();
             let (next, stop, configs) = (&next, &stop, &configs);
             scope.spawn(move || {
