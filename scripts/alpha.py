@@ -309,6 +309,8 @@ def figure(args, alphas, curve):
         import matplotlib
         matplotlib.use("svg")
         import matplotlib.pyplot as plt
+        # The same records give the same file (no random ids), so an unchanged figure is no diff.
+        plt.rcParams["svg.hashsalt"] = "lightner"
     except ImportError:
         print("matplotlib missing (pip install matplotlib): docs/alpha-curves.svg not redrawn", flush=True)
         return [f"![F1 against alpha](alpha-curves.svg)", ""] if svg.exists() else []
