@@ -305,15 +305,9 @@ def figure(args, alphas, curve):
     """docs/alpha-curves.svg: F1 against alpha, a panel per dataset, a line per shot count (mean ±
     std over seeds). Needs matplotlib; without it the page keeps the last figure made."""
     svg = Path(args.out).with_name("alpha-curves.svg")
-    try:
-        import matplotlib
-        matplotlib.use("svg")
-        import matplotlib.pyplot as plt
-        # The same records give the same file (no random ids), so an unchanged figure is no diff.
-        plt.rcParams["svg.hashsalt"] = "lightner"
-    except ImportError:
-        print("matplotlib missing (pip install matplotlib): docs/alpha-curves.svg not redrawn", flush=True)
-        return [f"![F1 against alpha](alpha-curves.svg)", ""] if svg.exists() else []
+    plt = R.pyplot()
+    if plt is None:
+        return ["![F1 against alpha](alpha-curves.svg)", ""] if svg.exists() else []
     fig, axes = plt.subplots(1, len(args.datasets), figsize=(4.2 * len(args.datasets), 3.4), sharey=False)
     axes = axes if len(args.datasets) > 1 else [axes]
     drawn = False
@@ -340,10 +334,7 @@ def figure(args, alphas, curve):
         plt.close(fig)
         return []
     fig.tight_layout()
-    tmp = svg.with_name(svg.name + ".tmp")
-    fig.savefig(tmp, format="svg", metadata={"Date": None})
-    plt.close(fig)
-    os.replace(tmp, svg)
+    R.save_svg(plt, fig, svg)
     return ["![F1 against alpha, mean ± std over seeds](alpha-curves.svg)", ""]
 
 

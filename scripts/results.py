@@ -190,10 +190,69 @@ def report(args, records):
               "2.5; a run alone keeps it near 2), "
               "so it overstates the cost; alone, an epoch of MIT-Movie 10-shot (51 sentences) takes "
               "about 4 s for (a) and 16 s for (b) here.", ""]
+    lines += figure(args, records)
     lines += NOTES
     lines += chinese_notes(args)
     write_atomic(Path(args.out), "\n".join(lines) + "\n")
     print(f"wrote {args.out}")
+
+
+def pyplot():
+    """matplotlib's pyplot set up for byte-stable SVG files, or None when matplotlib is missing
+    (the pages then keep the last figures made)."""
+    try:
+        import matplotlib
+        matplotlib.use("svg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib missing (pip install matplotlib): figures not redrawn", flush=True)
+        return None
+    # The same records give the same file (no random ids, no date), so an unchanged figure is no diff.
+    plt.rcParams["svg.hashsalt"] = "lightner"
+    return plt
+
+
+def save_svg(plt, fig, path: Path) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    fig.savefig(tmp, format="svg", metadata={"Date": None})
+    plt.close(fig)
+    os.replace(tmp, path)
+
+
+def figure(args, records):
+    """docs/results.svg: test F1 against shots, a panel per dataset, (a) and (b) as lines (mean ±
+    std over seeds)."""
+    svg = Path(args.out).with_name("results.svg")
+    link = ["![test micro-F1 against shots, (a) and (b), mean ± std over seeds](results.svg)", ""]
+    plt = pyplot()
+    if plt is None:
+        return link if svg.exists() else []
+    fig, axes = plt.subplots(1, len(args.datasets), figsize=(4.2 * len(args.datasets), 3.4))
+    axes = axes if len(args.datasets) > 1 else [axes]
+    for ax, ds in zip(axes, args.datasets):
+        for mode, m in MODES.items():
+            pts = []
+            for shots in sorted({r["shots"] for r in records}):
+                f1 = [100 * r["test"]["f1"] for r in records if (r["dataset"], r["shots"], r["mode"]) == (ds, shots, mode)]
+                if f1:
+                    pts.append((shots, mean_std(f1)))
+            if pts:
+                ax.errorbar([k for k, _ in pts], [mu for _, (mu, _) in pts], yerr=[sd for _, (_, sd) in pts],
+                            marker="o", capsize=3, label=f"({'a' if mode == 'prompts' else 'b'}) {m['what']}")
+        ax.set_title(ds)
+        ax.set_xlabel("shots (published k-shot file)")
+        ticks = [int(k) for k in args.shots.split(",")]
+        ax.set_xticks(ticks)
+        ax.set_xlim(min(ticks) - 5, max(ticks) + 5)
+        ax.set_ylim(0, 100)
+        ax.grid(alpha=0.3)
+        if ax is axes[0]:
+            ax.set_ylabel("test micro-F1 (%)")
+        if ax.lines:
+            ax.legend(fontsize=8)
+    fig.tight_layout()
+    save_svg(plt, fig, svg)
+    return link
 
 
 # The discussion; kept here so that regenerating the page keeps it.
