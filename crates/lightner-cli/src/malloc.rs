@@ -19,9 +19,11 @@
 
 /// The settings: allocations up to 256 MB come from the heap, and the heap keeps up to 4 GB of
 /// freed memory instead of handing it back.
+#[cfg_attr(not(all(target_os = "linux", target_env = "gnu")), allow(dead_code))]
 pub const TUNABLES: &str = "glibc.malloc.mmap_threshold=268435456:glibc.malloc.trim_threshold=4294967296";
 
 /// Set (to anything but `0`) to keep glibc's defaults.
+#[cfg_attr(not(all(target_os = "linux", target_env = "gnu")), allow(dead_code))]
 pub const OPT_OUT: &str = "LIGHTNER_SYSTEM_MALLOC";
 
 /// Re-executes this process with [`TUNABLES`] when glibc is the allocator, `GLIBC_TUNABLES` is
@@ -31,7 +33,8 @@ pub fn reexec_tuned() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
         use std::os::unix::process::CommandExt;
-        if std::env::var_os("GLIBC_TUNABLES").is_some() || opted_out() {
+        let opted_out = std::env::var_os(OPT_OUT).is_some_and(|v| v != "0");
+        if std::env::var_os("GLIBC_TUNABLES").is_some() || opted_out {
             return;
         }
         let Ok(exe) = std::env::current_exe() else { return };
@@ -42,10 +45,6 @@ pub fn reexec_tuned() {
         let _failed =
             std::process::Command::new(&exe).arg0(argv0).args(args).env("GLIBC_TUNABLES", TUNABLES).exec();
     }
-}
-
-fn opted_out() -> bool {
-    std::env::var_os(OPT_OUT).is_some_and(|v| v != "0")
 }
 
 /// The malloc settings this process runs with, for reports: `GLIBC_TUNABLES`, if set.
