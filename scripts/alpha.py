@@ -386,11 +386,11 @@ def verdict(args, alphas, optimum, compared, learnt_end, search):
     L.append("")
     rows = [(dk, v) for dk, v in learnt_end.items() if dk in optimum and v[2] >= 2]
     if rows:
-        L.append("**Learnt alpha** ends at " + ", ".join(
-            f"{v[0]:.2f} ({name(dk)}; grid optimum {optimum[dk][0]:g})" for dk, v in rows) +
-                 ". In every row it stays within 0.1 of its start (0.5), so it cannot reach an optimum "
-                 "that lies farther away." if all(abs(v[0] - 0.5) < 0.1 for _, v in rows) else
-                 ".")
+        ends = ", ".join(f"{v[0]:.2f} ({name(dk)}; grid optimum {optimum[dk][0]:g})" for dk, v in rows)
+        near_start = all(abs(v[0] - 0.5) < 0.1 for _, v in rows)
+        L.append(f"**Learnt alpha** ends at {ends}." + (
+            " In every row it stays within 0.1 of its start (0.5), so it cannot reach an optimum "
+            "that lies farther away." if near_start else ""))
         L.append("")
     if search:
         L.append("**Searches:** see section 3; a search that picks the grid optimum of section 1 agrees "
