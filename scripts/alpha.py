@@ -97,6 +97,7 @@ def train_run(args, dataset, shots, seed, flags, rec, what):
         "test": manifest["metrics"]["test"], "train_seconds": sum(e["seconds"] for e in log),
         "load": [load_before, os.getloadavg()[0]], "threads": args.threads,
         "glibc_tunables": R.CHILD_ENV["GLIBC_TUNABLES"],
+        "code": R.code_version(),
     }
     if manifest["model"].get("alpha_per_dim"):
         dims = pack_alpha(pack)
@@ -130,7 +131,8 @@ def tune_run(args, dataset, shots, strategy, rec):
                      "seconds": sum(u["seconds"] for u in units if u["trial"] == t["trial"])})
     R.write_atomic(rec, json.dumps({"dataset": dataset, "shots": shots, "strategy": strategy, "trials": rows,
                                     "trainings_per_trial": 3, "load": os.getloadavg()[0], "threads": args.threads,
-                                    "glibc_tunables": R.CHILD_ENV["GLIBC_TUNABLES"]}, indent=1))
+                                    "glibc_tunables": R.CHILD_ENV["GLIBC_TUNABLES"],
+                                    "code": R.code_version()}, indent=1))
     shutil.copy(out / "report.md", rec.with_suffix(".md"))
     shutil.rmtree(out / "best.pack", ignore_errors=True)
 

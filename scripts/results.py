@@ -30,6 +30,18 @@ DEFAULT_BIN = str(ROOT / "target/release/lightner")
 MALLOC_TUNABLES = "glibc.malloc.mmap_threshold=268435456:glibc.malloc.trim_threshold=4294967296"
 CHILD_ENV = {**os.environ, "GLIBC_TUNABLES": os.environ.get("GLIBC_TUNABLES", MALLOC_TUNABLES)}
 
+
+def code_version() -> str:
+    """The commit the runs are made with, with "+changes" when the Rust sources differ from it:
+    the code got faster while the studies ran, and each record says which code it came from."""
+    git = ["git", "-C", str(ROOT)]
+    head = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    if head.returncode != 0:
+        return "unknown"
+    dirty = subprocess.run([*git, "status", "--porcelain", "--", "crates", "Cargo.toml", "Cargo.lock"],
+                           capture_output=True, text=True).stdout.strip()
+    return head.stdout.strip() + ("+changes" if dirty else "")
+
 # The two settings of issue 5: (a) prompts with the warm-started backbone's new cross-attention
 # trainable, (b) everything trainable. Learning rates measured on MIT-Movie 10-shot (see
 # docs/results.md): prompts, 30 epochs, batch 8: lr 5e-4 beat 1e-3 and 2e-4 (F1 on the first 300 test
@@ -97,6 +109,7 @@ def run_one(args, dataset, shots, seed, mode, record_path):
         "pack_bytes": (pack / "pack.safetensors").stat().st_size,
         "threads": args.threads,
         "glibc_tunables": CHILD_ENV["GLIBC_TUNABLES"],
+        "code": code_version(),
         # 1-minute load average before and after: a run that shared the cores with other work
         # took longer, and the page marks its time.
         "load": [load_before, os.getloadavg()[0]],
@@ -153,7 +166,7 @@ def report(args, records):
         "The code got faster while the study ran, with the same arithmetic: the one-pass AdamW "
         "(full fine-tuning −24 % CPU time) and then the malloc settings (a further −39 %, see the README); "
         "the 10-shot times average runs from before and after, and each record says what it ran with "
-        "(`threads`, `glibc_tunables`).",
+        "(`threads`, `glibc_tunables`, and from 2026-11-30 on `code`, the commit).",
         "",
     ]
     for mode, m in MODES.items():
