@@ -113,7 +113,9 @@ def tune_run(args, dataset, shots, strategy, rec):
     n = R.count_sentences(train)
     # The folds train on 2/3 of the file: the same number of steps per epoch as 2/3 of a full run.
     epochs = R.epochs_for(n)
-    out = Path(args.scratch) / rec.stem
+    # Next to the records, not in the scratch folder: tune's trial log lets a later session resume
+    # a search that an ended session interrupted (best.pack inside is ignored by git).
+    out = Path(args.runs) / (rec.stem + ".tune")
     flags = ["--grid", args.alphas] if strategy == "grid" else ["--bayes", str(args.bayes)]
     cmd = [args.lightner, "-q", "--threads", str(args.threads), "tune", "--model", args.backbone, "--train", str(train), "--labels", dataset,
            "--out", str(out), "--seeds", "1", "--folds", "3", "--epochs", str(epochs), "--lr", MODE["lr"],
@@ -446,7 +448,9 @@ def main():
             for seed in args.seeds:
                 for d in args.datasets:
                     if "curve" in parts:
-                        for a in [float(x) for x in args.alphas.split(",")]:
+                        # alpha = 0.5 last: scripts/results.py, running beside, makes those runs.
+                        alphas = sorted((float(x) for x in args.alphas.split(",")), key=lambda a: a == 0.5)
+                        for a in alphas:
                             rec = Path(args.runs) / f"curve-{d}-{shots}shot-a{alpha_tag(a)}-seed{seed}.json"
                             # Read afresh: scripts/results.py, running beside, may have made the
                             # alpha = 0.5 run since this study started.
