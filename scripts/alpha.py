@@ -98,6 +98,7 @@ def train_run(args, dataset, shots, seed, flags, rec, what):
         "load": [load_before, os.getloadavg()[0]], "threads": args.threads,
         "glibc_tunables": R.CHILD_ENV["GLIBC_TUNABLES"],
         "code": R.code_version(),
+        "cpu": R.cpu_name(),
     }
     if manifest["model"].get("alpha_per_dim"):
         dims = pack_alpha(pack)
@@ -134,7 +135,7 @@ def tune_run(args, dataset, shots, strategy, rec):
     R.write_atomic(rec, json.dumps({"dataset": dataset, "shots": shots, "strategy": strategy, "trials": rows,
                                     "trainings_per_trial": 3, "load": os.getloadavg()[0], "threads": args.threads,
                                     "glibc_tunables": R.CHILD_ENV["GLIBC_TUNABLES"],
-                                    "code": R.code_version()}, indent=1))
+                                    "code": R.code_version(), "cpu": R.cpu_name()}, indent=1))
     shutil.copy(out / "report.md", rec.with_suffix(".md"))
     shutil.rmtree(out / "best.pack", ignore_errors=True)
 

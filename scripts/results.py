@@ -31,6 +31,19 @@ MALLOC_TUNABLES = "glibc.malloc.mmap_threshold=268435456:glibc.malloc.trim_thres
 CHILD_ENV = {**os.environ, "GLIBC_TUNABLES": os.environ.get("GLIBC_TUNABLES", MALLOC_TUNABLES)}
 
 
+def cpu_name() -> str:
+    """The CPU a run was timed on, and whether it has AVX-512: the gemm crate picks its AVX-512
+    kernels (burn's `x86-v4`) at run time, so times from machines with and without them are not
+    comparable (the development machines have had both)."""
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return "unknown"
+    model = next((l.split(":", 1)[1].strip() for l in info.splitlines() if l.startswith("model name")), "unknown")
+    flags = next((l.split(":", 1)[1].split() for l in info.splitlines() if l.startswith("flags")), [])
+    return f"{model}, {'AVX-512' if 'avx512f' in flags else 'no AVX-512'}"
+
+
 def code_version() -> str:
     """The commit the runs are made with, with "+changes" when the Rust sources differ from it:
     the code got faster while the studies ran, and each record says which code it came from."""
@@ -110,6 +123,7 @@ def run_one(args, dataset, shots, seed, mode, record_path):
         "threads": args.threads,
         "glibc_tunables": CHILD_ENV["GLIBC_TUNABLES"],
         "code": code_version(),
+        "cpu": cpu_name(),
         # 1-minute load average before and after: a run that shared the cores with other work
         # took longer, and the page marks its time.
         "load": [load_before, os.getloadavg()[0]],
@@ -135,6 +149,13 @@ def status_line(args, records):
     return (f"**Status: incomplete** — {len(records)} of {want} runs done; `python3 scripts/results.py` "
             "resumes the study where it stopped (a 10-shot run takes about 3–6 min for (a) and 10–20 min "
             "for (b) on one thread here).")
+
+
+# Measured on 2026-11-30 by rerunning one old record's command on the AVX-512 machine (one thread;
+# `lightner train ... mit-restaurant/10-shot-train.txt ... --seed 3`, setting (a)).
+RERUN = (" Kernels round differently, so a run's F1 depends a little on the machine too: MIT-Restaurant "
+         "10-shot (a), seed 3, rerun with AVX-512 gave 7.0 against its record's 6.3 (final loss 2.3607 "
+         "against 2.3496), well inside that row's spread over seeds (± 3.1).")
 
 
 def report(args, records):
@@ -188,10 +209,13 @@ def report(args, records):
                 # Records without a load figure come from the first partial run, made while CI
                 # builds shared the two cores.
                 shared = any(max(r.get("load", [9.0])) > 2.5 for r in rs)
+                # Records without a `cpu` come from the machines of the first sessions, which had
+                # no AVX-512 (see the note under the table).
+                older = any(not r.get("cpu", "").endswith(", AVX-512") for r in rs)
                 cell[mode] = (
                     # One seed has no spread to show.
                     (f"{f1[0]:.1f} ± {f1[1]:.1f}" if len(rs) > 1 else f"{f1[0]:.1f}") if f1 else "—",
-                    (f"{t[0]:.0f} s" + (" *" if shared else "")) if t else "—",
+                    (f"{t[0]:.0f} s" + (" *" if shared else "") + (" †" if older else "")) if t else "—",
                     len(rs),
                 )
             seeds = "/".join(str(cell[m][2]) for m in MODES)
@@ -201,8 +225,15 @@ def report(args, records):
     lines += ["", "`seeds` counts the finished runs of (a)/(b); a dash is a run not made yet. A time "
               "marked * was measured while other work shared the two cores (1-minute load average above "
               "2.5; a run alone keeps it near 2), "
-              "so it overstates the cost; alone, an epoch of MIT-Movie 10-shot (51 sentences) takes "
-              "about 4 s for (a) and 16 s for (b) here.", ""]
+              "so it overstates the cost; alone, an epoch of MIT-Movie 10-shot (51 sentences) took "
+              "about 4 s for (a) and 16 s for (b) on the first machines. The development machine changes "
+              "between sessions, and the gemm crate uses AVX-512 kernels (burn's `x86-v4`) only where the "
+              "CPU has them; records carry `cpu` since the field was added (2026-11-30, 15:22 UTC), and all "
+              "of those ran with AVX-512. A time marked † includes older records, which name no CPU (the first sessions' "
+              "machine had no AVX-512), so compare times only within one kind: at the same load (one "
+              "thread beside another study, load average 3.3) and code with the same arithmetic, ATIS (b) took 1234 s "
+              "for 10-shot seed 3 (340 sentences × 9 epochs, an older record) and 307 s for 20-shot "
+              "seed 1 (709 × 5, with AVX-512)." + RERUN, ""]
     lines += figure(args, records)
     lines += NOTES
     lines += chinese_notes(args)
