@@ -147,8 +147,8 @@ def status_line(args, records):
     if len(records) >= want:
         return f"**Status: complete** — all {want} runs."
     return (f"**Status: incomplete** — {len(records)} of {want} runs done; `python3 scripts/results.py` "
-            "resumes the study where it stopped (a 10-shot run takes about 3–6 min for (a) and 10–20 min "
-            "for (b) on one thread here).")
+            "resumes the study where it stopped (with AVX-512 and one thread, a 20-shot run took 2–3 min "
+            "for (a) and 3–5 min for (b)).")
 
 
 # Measured on 2026-11-30 by rerunning one old record's command on the AVX-512 machine (one thread;
@@ -179,7 +179,8 @@ def report(args, records):
         "not). AdamW, linear warm-up/decay, global clipping 1.0, "
         "greedy constrained decoding. Epochs: 30 for small files, `max(5, round(3000 / sentences))` "
         "for large ones. Micro-F1 over entities, mean ± sample std over seeds. Times are training "
-        "seconds (sum of epochs, AMD EPYC 2 cores, no GPU), mean over seeds. The first runs used 2 "
+        "seconds (sum of epochs, AMD EPYC 2 cores, no GPU), mean over seeds (which seeds: see the note "
+        "under the table). The first runs used 2 "
         "threads alone; later ones (`threads` in the records) one thread each, with a second study "
         "running beside them: two threads barely speed up one run of this size (MIT-Movie 10-shot (a), "
         "seed 1: 4.5–4.8 s an epoch on 2 threads alone, 4.7–5.4 s on one thread beside another run, "
@@ -205,13 +206,15 @@ def report(args, records):
                 rs = [r for r in records if (r["dataset"], r["shots"], r["mode"]) == (ds, shots, mode)]
                 meta = meta or (rs[0] if rs else None)
                 f1 = mean_std([100 * r["test"]["f1"] for r in rs])
-                t = mean_std([r["train_seconds"] for r in rs])
+                # Times from one kind of machine only: the AVX-512 runs where a cell has any (see
+                # the note under the table).
+                fast = [r for r in rs if r.get("cpu", "").endswith(", AVX-512")]
+                timed = fast or rs
+                t = mean_std([r["train_seconds"] for r in timed])
                 # Records without a load figure come from the first partial run, made while CI
                 # builds shared the two cores.
-                shared = any(max(r.get("load", [9.0])) > 2.5 for r in rs)
-                # Records without a `cpu` come from the machines of the first sessions, which had
-                # no AVX-512 (see the note under the table).
-                older = any(not r.get("cpu", "").endswith(", AVX-512") for r in rs)
+                shared = any(max(r.get("load", [9.0])) > 2.5 for r in timed)
+                older = not fast
                 cell[mode] = (
                     # One seed has no spread to show.
                     (f"{f1[0]:.1f} ± {f1[1]:.1f}" if len(rs) > 1 else f"{f1[0]:.1f}") if f1 else "—",
@@ -229,8 +232,9 @@ def report(args, records):
               "about 4 s for (a) and 16 s for (b) on the first machines. The development machine changes "
               "between sessions, and the gemm crate uses AVX-512 kernels (burn's `x86-v4`) only where the "
               "CPU has them; records carry `cpu` since the field was added (2026-11-30, 15:22 UTC), and all "
-              "of those ran with AVX-512. A time marked † includes older records, which name no CPU (the first sessions' "
-              "machine had no AVX-512), so compare times only within one kind: at the same load (one "
+              "of those ran with AVX-512. A time is the mean over a cell's runs with AVX-512 where it has any; one marked † comes "
+              "from older records, which name no CPU (the first sessions' machine had no AVX-512). "
+              "Compare times only within one kind: at the same load (one "
               "thread beside another study, load average 3.3) and code with the same arithmetic, ATIS (b) took 1234 s "
               "for 10-shot seed 3 (340 sentences × 9 epochs, an older record) and 307 s for 20-shot "
               "seed 1 (709 × 5, with AVX-512)." + RERUN, ""]
