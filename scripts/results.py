@@ -84,7 +84,8 @@ def count_sentences(path: Path) -> int:
 
 
 def write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
+    # The process id keeps two studies that write the same page or figure from sharing a temporary file.
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
 
@@ -261,7 +262,7 @@ def pyplot():
 
 
 def save_svg(plt, fig, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     fig.savefig(tmp, format="svg", metadata={"Date": None})
     plt.close(fig)
     os.replace(tmp, path)
