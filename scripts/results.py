@@ -239,11 +239,40 @@ def report(args, records):
               "thread beside another study, load average 3.3) and code with the same arithmetic, ATIS (b) took 1234 s "
               "for 10-shot seed 3 (340 sentences × 9 epochs, an older record) and 307 s for 20-shot "
               "seed 1 (709 × 5, with AVX-512)." + RERUN, ""]
+    lines += summary(args, records)
     lines += figure(args, records)
     lines += NOTES
     lines += chinese_notes(args)
     write_atomic(Path(args.out), "\n".join(lines) + "\n")
     print(f"wrote {args.out}")
+
+
+def summary(args, records):
+    """Two sentences read off the table (computed, so they stay true as records change): the gap
+    between (b) and (a), and what each gains from the fewest to the most shots."""
+    mean = {}
+    for r in records:
+        mean.setdefault((r["dataset"], r["shots"], r["mode"]), []).append(100 * r["test"]["f1"])
+    mean = {k: statistics.mean(v) for k, v in mean.items()}
+    gaps = [mean[(d, k, "full")] - mean[(d, k, "prompts")] for d, k, m in mean
+            if m == "prompts" and (d, k, "full") in mean]
+    if not gaps:
+        return []
+    out = [f"**Read off the table:** full fine-tuning (b) beats prompts with cross-attention (a) in "
+           f"{sum(g > 0 for g in gaps)} of {len(gaps)} cells, by {min(gaps):.1f} to {max(gaps):.1f} points."]
+    growth = []
+    for d in args.datasets:
+        shots = sorted({k for dd, k, _ in mean if dd == d})
+        if len(shots) < 2:
+            continue
+        lo, hi = shots[0], shots[-1]
+        parts = [f"({'a' if m == 'prompts' else 'b'}) {mean[(d, hi, m)] - mean[(d, lo, m)]:+.1f}"
+                 for m in MODES if (d, lo, m) in mean and (d, hi, m) in mean]
+        if parts:
+            growth.append(f"{d}, {lo} to {hi} shots: {' and '.join(parts)}")
+    if growth:
+        out[0] += " Mean F1 gained with more shots, in points: " + "; ".join(growth) + "."
+    return out + [""]
 
 
 def pyplot():
