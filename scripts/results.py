@@ -243,8 +243,24 @@ def report(args, records):
     lines += figure(args, records)
     lines += NOTES
     lines += chinese_notes(args)
+    lines += every_run(args, records)
     write_atomic(Path(args.out), "\n".join(lines) + "\n")
     print(f"wrote {args.out}")
+
+
+def every_run(args, records):
+    """The appendix: each run's F1 and training time, with the machine it ran on."""
+    out = ["", "## Every run", "",
+           "Test micro-F1 and training seconds of each run (its record: `" + os.path.relpath(args.runs, ROOT)
+           + "/DATASET-Kshot-MODE-seedS.json`); `threads`, `load` and `cpu` are empty where a record is older than the field (load: the higher of the 1-minute load averages before and after the run).", "",
+           "| dataset | shots | mode | seed | F1 | training | threads | load | cpu |", "|---|---|---|---|---|---|---|---|---|"]
+    order = {d: i for i, d in enumerate(args.datasets)}
+    for r in sorted(records, key=lambda r: (order.get(r["dataset"], 99), r["shots"], r["mode"] != "prompts", r["seed"])):
+        load = max(r["load"]) if r.get("load") else None
+        out.append(f"| {r['dataset']} | {r['shots']} | {'(a)' if r['mode'] == 'prompts' else '(b)'} | {r['seed']} | "
+                   f"{100 * r['test']['f1']:.1f} | {r['train_seconds']:.0f} s | {r.get('threads', '')} | "
+                   f"{'' if load is None else f'{load:.1f}'} | {r.get('cpu', '')} |")
+    return out
 
 
 def summary(args, records):
