@@ -276,9 +276,9 @@ def report(args):
         tr = r["trials"]
         if not tr:
             continue
-        b = max(tr, key=lambda t: t["f1"])
+        b, until = search_pick(r)
         L.append(f"| {r['dataset']} | {r['shots']} | {r['strategy']} | {len(tr)} | {b['alpha']:g} | "
-                 f"{100 * b['f1']:.1f} ± {100 * b['std']:.1f} | {(b['trial'] + 1) * r['trainings_per_trial']} |")
+                 f"{100 * b['f1']:.1f} ± {100 * b['std']:.1f} | {until} |")
     L += ["", "Each search's full table is next to its record (`docs/alpha-runs/search-*.md`).", ""]
     L += verdict(args, alphas, optimum, compared, learnt_end, search, row_means)
     R.write_atomic(Path(args.out), "\n".join(L) + "\n")
@@ -345,36 +345,43 @@ def figure(args, alphas, curve):
     return ["![F1 against alpha, mean ± std over seeds](alpha-curves.svg)", ""]
 
 
+def search_pick(r):
+    """A search record's pick: its best trial and the trainings spent until that trial."""
+    b = max(r["trials"], key=lambda t: t["f1"])
+    return b, (b["trial"] + 1) * r["trainings_per_trial"]
+
+
 def search_verdict(search, row_means):
     """What the searches of section 3 did, per training file: which alpha each picked, after how
     many trainings, and what that pick is worth on the test set (section 1's means)."""
     by_cell = {}
     for r in search:
         if r["trials"]:
-            b = max(r["trials"], key=lambda t: t["f1"])
+            b, until = search_pick(r)
             by_cell.setdefault((r["dataset"], r["shots"]), {})[r["strategy"]] = (
-                b["alpha"], (b["trial"] + 1) * r["trainings_per_trial"], len(r["trials"]) * r["trainings_per_trial"])
+                round(b["alpha"], 3), until, len(r["trials"]) * r["trainings_per_trial"])
     L = []
     for (d, k), st in sorted(by_cell.items()):
         if "grid" not in st or "bayes" not in st:
             continue
         (ag, ng, tg), (ab, nb, tb) = st["grid"], st["bayes"]
-        if round(ag, 3) == round(ab, 3):
+        if ag == ab:
             found = (f"both picked alpha {ag:g}; the grid had it after {ng} of its {tg} trainings, Bayes after {nb} "
                      f"of {tb}")
         else:
             found = f"the grid picked alpha {ag:g} (after {ng} of {tg} trainings), Bayes {ab:g} (after {nb} of {tb})"
         means = row_means.get((d, k), {})
         worth = ""
-        if round(ag, 3) in means and 0.5 in means:
-            m = means[round(ag, 3)]
+        if ag in means and 0.5 in means:
+            m = means[ag]
             best = max(means, key=means.get)
-            worth = ("; on the test set the pick is the reference's own value"
-                     if round(ag, 3) == 0.5 else
-                     f"; on the test set the grid's pick has mean F1 {m:.1f} against {means[0.5]:.1f} at 0.5")
-            worth += ((" and the test optimum" if round(ag, 3) == 0.5 else " and is the test optimum")
-                      if round(ag, 3) == best
-                      else f" (test optimum: alpha {best:g}, {means[best]:.1f} against {m:.1f})")
+            if ag == 0.5:
+                worth = "; on the test set the pick is the reference's own value" + (" and the test optimum" if best == ag else "")
+            else:
+                worth = (f"; on the test set the grid's pick has mean F1 {m:.1f} against {means[0.5]:.1f} at 0.5"
+                         + (" and is the test optimum" if best == ag else ""))
+            if best != ag:
+                worth += f" (test optimum: alpha {best:g}, {means[best]:.1f} against {m:.1f})"
         L.append(f"* {d} {k}-shot: {found}{worth}.")
     if not L:
         return []

@@ -83,9 +83,14 @@ def count_sentences(path: Path) -> int:
     return n + (1 if inside else 0)
 
 
+def tmp_path(path: Path) -> Path:
+    """Where to write before renaming onto `path`; the process id keeps two studies that write the
+    same page or figure from sharing a temporary file."""
+    return path.with_name(f"{path.name}.{os.getpid()}.tmp")
+
+
 def write_atomic(path: Path, text: str) -> None:
-    # The process id keeps two studies that write the same page or figure from sharing a temporary file.
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    tmp = tmp_path(path)
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
 
@@ -189,7 +194,7 @@ def report(args, records):
         "The code got faster while the study ran, with the same arithmetic: the one-pass AdamW "
         "(full fine-tuning −24 % CPU time) and then the malloc settings (a further −39 %, see the README); "
         "the 10-shot times average runs from before and after, and each record says what it ran with "
-        "(`threads`, `glibc_tunables`, and from 2026-11-30 on `code`, the commit).",
+        "(`threads`, `glibc_tunables`, and in the newest records `code`, the commit, and `cpu`).",
         "",
     ]
     for mode, m in MODES.items():
@@ -307,7 +312,7 @@ def pyplot():
 
 
 def save_svg(plt, fig, path: Path) -> None:
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    tmp = tmp_path(path)
     fig.savefig(tmp, format="svg", metadata={"Date": None})
     plt.close(fig)
     os.replace(tmp, path)
