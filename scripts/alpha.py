@@ -302,7 +302,7 @@ def report(args):
                  f"{len(tr) * r['trainings_per_trial']} | {b['alpha']:g} | "
                  f"{100 * b['f1']:.1f} ± {100 * b['std']:.1f} | {until} |")
     L += ["", "Each search's full table is next to its record (`docs/alpha-runs/search-*.md`).", ""]
-    L += verdict(args, alphas, optimum, compared, learnt_end, search, row_means)
+    L += verdict(args, alphas, optimum, compared, learnt_end, search, row_means, curve)
     R.write_atomic(Path(args.out), "\n".join(L) + "\n")
     print(f"wrote {args.out}")
 
@@ -373,7 +373,7 @@ def search_pick(r):
     return b, (b["trial"] + 1) * r["trainings_per_trial"]
 
 
-def search_verdict(search, row_means):
+def search_verdict(search, row_means, curve, seeds):
     """What the searches of section 3 did, per training file: which alpha each picked, after how
     many trainings, what that pick is worth on the test set (section 1's means), and whether Bayes
     found the 11-point grid's pick with fewer trainings."""
@@ -417,8 +417,10 @@ def search_verdict(search, row_means):
             else:
                 fine = (f"the 11-point grid picks alpha {af:g}, {gap:.1f} CV points above Bayes's {ab:g} "
                         f"(fold std {100 * bf['std']:.1f}), after {tf} trainings against Bayes's {tb}")
-            if af in means:
-                fine += f"; alpha {af:g} has test F1 {means[af]:.1f}"
+            pick_f1 = [100 * curve[(d, k, af, s)]["test"]["f1"] for s in seeds if (d, k, af, s) in curve]
+            if pick_f1:
+                fine += (f"; alpha {af:g} has test F1 {fmt(pick_f1)}"
+                         + (f" against {means[0.5]:.1f} at 0.5" if 0.5 in means and af != 0.5 else ""))
             elif af != ab:
                 fine += f"; alpha {af:g} has no test runs (section 1 measures {', '.join(f'{a:g}' for a in sorted(means))})"
             by_alpha = sorted(trials, key=lambda t: t["alpha"])
@@ -562,7 +564,7 @@ def advice_reading(args, side, optimum, compared, search):
     return L
 
 
-def verdict(args, alphas, optimum, compared, learnt_end, search, row_means):
+def verdict(args, alphas, optimum, compared, learnt_end, search, row_means, curve):
     """The reading of the numbers, derived from them: which rows prefer a lower or higher alpha than
     0.5 beyond seed noise, how that moves with the shots, and what learnt alpha and the searches did."""
     L = ["## Does the standing advice hold here?", "",
@@ -617,7 +619,7 @@ def verdict(args, alphas, optimum, compared, learnt_end, search, row_means):
             " In every row it stays within 0.1 of its start (0.5), so it cannot reach an optimum "
             "that lies farther away." if near_start else ""))
         L.append("")
-    L += search_verdict(search, row_means)
+    L += search_verdict(search, row_means, curve, args.seeds)
     return L
 
 
@@ -664,6 +666,16 @@ def main():
                         rec = Path(args.runs) / f"search-{d}-{shots}shot-{strategy}.json"
                         if not rec.exists():
                             tune_run(args, d, shots, strategy, rec)
+                    # The 11-point grid may pick an alpha between the curve's points: measure its
+                    # test F1 with the curve's seeds, so the verdict can say what the pick is worth.
+                    fine = Path(args.runs) / f"search-{d}-{shots}shot-fine.json"
+                    if fine.exists():
+                        a = round(search_pick(json.loads(fine.read_text()))[0]["alpha"], 3)
+                        if a not in [round(float(x), 3) for x in args.alphas.split(",")]:
+                            for seed in args.seeds:
+                                rec = Path(args.runs) / f"curve-{d}-{shots}shot-a{alpha_tag(a)}-seed{seed}.json"
+                                if not rec.exists():
+                                    train_run(args, d, shots, seed, ["--alpha", str(a)], rec, f"alpha {a:g} (the fine grid's pick)")
             for seed in args.seeds:
                 for d in args.datasets:
                     if "curve" in parts:
