@@ -536,7 +536,7 @@ def advice_reading(args, side, optimum, compared, search):
         context = (f"holds on {ctx}, the most context-bound dataset ({100 * amb[ctx][1]:.0f} % of its mentions), "
                    f"at {', '.join(f'{k}' for k in ctx_high)} shots")
     else:
-        context = (f"does not hold: {ctx}, the most context-bound dataset ({100 * amb[ctx][1]:.0f} % of its "
+        context = (f"finds no support: {ctx}, the most context-bound dataset ({100 * amb[ctx][1]:.0f} % of its "
                    f"mentions against {', '.join(f'{100 * amb[d][1]:.0f} %' for d in args.datasets if d != ctx)}), "
                    f"has no row where a higher alpha beats 0.5 beyond seed noise "
                    f"({len(ctx_rows)} complete row{'s' if len(ctx_rows) > 1 else ''})")
