@@ -441,12 +441,18 @@ def search_verdict(search, row_means, curve, seeds):
         "last digit), the 8 others are one `lightner tune --grid` run (`search-*-fine.md`).", ""]
     if tally:
         matched = sum(1 for ok, _, _ in tally if ok)
+        close = sum(1 for ok, sd, g in tally if ok or g < sd)
         L.append(f"**Bayes against the finer grid:** in {matched} of {len(tally)} training files Bayes's "
                  "5 trials (15 trainings) found an alpha at least as good in cross-validation as the "
                  "11-point grid's (33 trainings)" + (
                      "; where the finer grid did better, its lead was "
-                     + ", ".join(f"{g:.1f} points (fold std {sd:.1f})" for ok, sd, g in tally if not ok)
-                     if matched < len(tally) else "") + ".")
+                     + ", ".join(f"{g:.1f} points{' (inside' if g < sd else ' (beyond'} the fold std of {sd:.1f})"
+                                 for ok, sd, g in tally if not ok)
+                     if matched < len(tally) else "") + ". "
+                 + (f"Within the folds' spread, Bayes matched the finer grid in {close} of {len(tally)} files with "
+                    "less than half its trainings: the finer grid's extra points never moved the "
+                    "cross-validated optimum by more than the folds' spread." if close == len(tally) else
+                    f"Within the folds' spread, Bayes matched the finer grid in {close} of {len(tally)} files."))
         L.append("")
     return L
 
