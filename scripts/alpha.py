@@ -553,6 +553,10 @@ def advice_reading(args, side, optimum, compared, search):
                    f"mentions against {', '.join(f'{100 * amb[d][1]:.0f} %' for d in args.datasets if d != ctx)}), "
                    f"has no row where a higher alpha beats 0.5 beyond seed noise "
                    f"({len(ctx_rows)} complete row{'s' if len(ctx_rows) > 1 else ''})")
+        ctx_low = [k for k in ctx_rows if side[(ctx, k)][0] and not side[(ctx, k)][1]]
+        if ctx_low:
+            context += (f"; it prefers a lower alpha beyond seed noise at {', '.join(f'{k}' for k in ctx_low)} shots, "
+                        "the opposite of the claim")
     # Searching: a search's pick other than 0.5 that beats 0.5 on the test set beyond seed noise.
     gains, flat = [], []
     for r in search:
