@@ -47,6 +47,20 @@ STRATEGIES = ("grid", "bayes", "fine")
 STRATEGY_NAME = {"grid": "grid (5 points)", "bayes": "Bayes (GP + EI)", "fine": "grid (11 points)"}
 
 
+def alpha_list(spec):
+    """The alphas of a comma-separated option, rounded as the records' keys are."""
+    return [round(float(a), 3) for a in spec.split(",")]
+
+
+def lower_only(v):
+    """A row's (lower, higher, hurt) from the verdict: only a lower alpha beats 0.5 beyond noise."""
+    return bool(v[0]) and not v[1]
+
+
+def higher_only(v):
+    return bool(v[1]) and not v[0]
+
+
 def alpha_tag(a):
     return f"{float(a):.2f}".replace(".", "p")
 
@@ -121,12 +135,12 @@ def tune_run(args, dataset, shots, strategy, rec):
     # Next to the records, not in the scratch folder: tune's trial log lets a later session resume
     # a search that an ended session interrupted (best.pack inside is ignored by git).
     out = Path(args.runs) / (rec.stem + ".tune")
-    coarse = [float(a) for a in args.alphas.split(",")]
+    coarse = alpha_list(args.alphas)
     if strategy == "fine":
         # Only the points the coarse grid lacks: a training is deterministic (seed, folds and alpha
         # fix it; the Bayes runs reproduced the grid's F1 at 0, 0.5 and 1 to the last digit), so the
         # shared points are read from the coarse grid's record below instead of being trained again.
-        flags = ["--grid", ",".join(a for a in args.fine_grid.split(",") if float(a) not in coarse)]
+        flags = ["--grid", ",".join(f"{a:g}" for a in alpha_list(args.fine_grid) if a not in coarse)]
     else:
         flags = ["--grid", args.alphas] if strategy == "grid" else ["--bayes", str(args.bayes)]
     cmd = [args.lightner, "-q", "--threads", str(args.threads), "tune", "--model", args.backbone, "--train", str(train), "--labels", dataset,
@@ -145,8 +159,8 @@ def tune_run(args, dataset, shots, strategy, rec):
                      "seconds": sum(u["seconds"] for u in units if u["trial"] == t["trial"])})
     if strategy == "fine":
         coarse_rec = json.loads((Path(args.runs) / f"search-{dataset}-{shots}shot-grid.json").read_text())
-        fine = [round(float(a), 3) for a in args.fine_grid.split(",")]
-        shared = [dict(t, origin="grid (coarse run)") for t in coarse_rec["trials"] if round(t["alpha"], 3) in fine]
+        shared = [dict(t, origin="grid (coarse run)") for t in coarse_rec["trials"]
+                  if round(t["alpha"], 3) in alpha_list(args.fine_grid)]
         # The order a single grid run over the fine points would take: ascending alpha.
         rows = sorted(rows + shared, key=lambda t: t["alpha"])
         for i, t in enumerate(rows):
@@ -179,7 +193,7 @@ def fmt(xs):
 
 
 def report(args):
-    alphas = [round(float(a), 3) for a in args.alphas.split(",")]
+    alphas = alpha_list(args.alphas)
     curve = curve_records(args)
     learnt = [json.loads(f.read_text()) for f in sorted(Path(args.runs).glob("learnt-*.json"))]
     perdim = [json.loads(f.read_text()) for f in sorted(Path(args.runs).glob("perdim-*.json"))]
@@ -407,7 +421,7 @@ def search_verdict(search, row_means, curve, seeds):
                 worth += f" (test optimum: alpha {best:g}, {means[best]:.1f} against {m:.1f})"
         L.append(f"* {d} {k}-shot: {found}{worth}.")
         if "fine" in st:
-            af, nf, tf, bf, trials = st["fine"]
+            af, _, tf, bf, trials = st["fine"]
             gap = 100 * (bf["f1"] - bb["f1"])
             if ab == af:
                 fine = f"Bayes's pick is the 11-point grid's too, found with {tb} trainings instead of {tf}"
@@ -499,13 +513,13 @@ def advice_reading(args, side, optimum, compared, search):
     for d in args.datasets:
         best = ", ".join(f"{optimum[(d, k)][0]:g} ({k})" for k in args.shots if (d, k) in side)
         L.append(f"| {d} | {amb[d][0]} | {100 * amb[d][1]:.0f} % | {best or '—'} | "
-                 f"{rows(d, lambda v: v[0] and not v[1])} | {rows(d, lambda v: v[1] and not v[0])} |")
+                 f"{rows(d, lower_only)} | {rows(d, higher_only)} |")
     L.append("")
     # Scarce data: the claim predicts a lower alpha winning at the fewest shots, and its lead fading
     # as the shots grow. A lead "persists" if it is still separated from seed noise at the most shots
     # measured, or at least half its first size; not being separated alone is no evidence it is gone.
     first = {d: min((k for k in args.shots if (d, k) in side), default=None) for d in args.datasets}
-    wins = [d for d in args.datasets if first[d] is not None and side[(d, first[d])][0] and not side[(d, first[d])][1]]
+    wins = [d for d in args.datasets if first[d] is not None and lower_only(side[(d, first[d])])]
     tested = [d for d in args.datasets if first[d] is not None]
     trail, persists = [], []
     for d in wins:
@@ -532,7 +546,7 @@ def advice_reading(args, side, optimum, compared, search):
         elif wins:
             scarce += ". How its lead moves with more shots is not measured yet"
         # The claim's opposite: a lower alpha that wins only once there is more data.
-        late = [(d, [k for k in args.shots if (d, k) in side and side[(d, k)][0] and not side[(d, k)][1]])
+        late = [(d, [k for k in args.shots if (d, k) in side and lower_only(side[(d, k)])])
                 for d in tested if d not in wins]
         if any(ks for _, ks in late):
             scarce += "; " + "; ".join(f"in {d} a lower alpha wins only with more shots ({', '.join(f'{k}' for k in ks)}), "
@@ -542,7 +556,7 @@ def advice_reading(args, side, optimum, compared, search):
             scarce += f"; in {', '.join(never)} a lower alpha wins with no number of shots"
     ctx = max(args.datasets, key=lambda d: amb[d][1])
     ctx_rows = [k for k in args.shots if (ctx, k) in side]
-    ctx_high = [k for k in ctx_rows if side[(ctx, k)][1] and not side[(ctx, k)][0]]
+    ctx_high = [k for k in ctx_rows if higher_only(side[(ctx, k)])]
     if not ctx_rows:
         context = f"is not tested yet ({ctx}, the most context-bound dataset, has no complete row)"
     elif ctx_high:
@@ -553,7 +567,7 @@ def advice_reading(args, side, optimum, compared, search):
                    f"mentions against {', '.join(f'{100 * amb[d][1]:.0f} %' for d in args.datasets if d != ctx)}), "
                    f"has no row where a higher alpha beats 0.5 beyond seed noise "
                    f"({len(ctx_rows)} complete row{'s' if len(ctx_rows) > 1 else ''})")
-        ctx_low = [k for k in ctx_rows if side[(ctx, k)][0] and not side[(ctx, k)][1]]
+        ctx_low = [k for k in ctx_rows if lower_only(side[(ctx, k)])]
         if ctx_low:
             context += (f"; it prefers a lower alpha beyond seed noise at {', '.join(f'{k}' for k in ctx_low)} shots, "
                         "the opposite of the claim")
@@ -614,8 +628,8 @@ def verdict(args, alphas, optimum, compared, learnt_end, search, row_means, curv
             txt += f"; alpha {al(hurt)} is worse than 0.5 beyond seed noise"
         L.append(f"* **{name(dk)}**: {txt}.")
     L.append("")
-    n_low = sum(1 for lo, hi, _ in side.values() if lo and not hi)
-    n_high = sum(1 for lo, hi, _ in side.values() if hi and not lo)
+    n_low = sum(1 for v in side.values() if lower_only(v))
+    n_high = sum(1 for v in side.values() if higher_only(v))
     n_flat = sum(1 for lo, hi, _ in side.values() if not lo and not hi)
     rows_word = lambda n: f"{n} row" if n == 1 else f"{n} rows"  # noqa: E731
     L.append(f"**In short:** of {rows_word(len(side))} complete, {n_low} {'prefers' if n_low == 1 else 'prefer'} "
@@ -695,7 +709,7 @@ def main():
                     fine = Path(args.runs) / f"search-{d}-{shots}shot-fine.json"
                     if fine.exists():
                         a = round(search_pick(json.loads(fine.read_text()))[0]["alpha"], 3)
-                        if a not in [round(float(x), 3) for x in args.alphas.split(",")]:
+                        if a not in alpha_list(args.alphas):
                             for seed in args.seeds:
                                 rec = Path(args.runs) / f"curve-{d}-{shots}shot-a{alpha_tag(a)}-seed{seed}.json"
                                 if not rec.exists():
@@ -704,7 +718,7 @@ def main():
                 for d in args.datasets:
                     if "curve" in parts:
                         # alpha = 0.5 last: scripts/results.py, running beside, makes those runs.
-                        alphas = sorted((float(x) for x in args.alphas.split(",")), key=lambda a: a == 0.5)
+                        alphas = sorted(alpha_list(args.alphas), key=lambda a: a == 0.5)
                         for a in alphas:
                             rec = Path(args.runs) / f"curve-{d}-{shots}shot-a{alpha_tag(a)}-seed{seed}.json"
                             # Read afresh: scripts/results.py, running beside, may have made the
