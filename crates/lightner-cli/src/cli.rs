@@ -1,6 +1,7 @@
 //! Command-line syntax. Doc comments here are the `--help` text, so they say what each flag does,
 //! its default, and when to use it.
 
+use crate::values;
 use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use lightner::data::TagScheme;
@@ -35,7 +36,7 @@ pub struct Cli {
 }
 
 /// Flags accepted before or after any subcommand.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Copy, Args)]
 pub struct GlobalArgs {
     /// Print no warnings or progress on stderr (errors are still printed).
     // The high display orders keep the global flags after each subcommand's own in `--help`.
@@ -44,7 +45,7 @@ pub struct GlobalArgs {
 
     /// Worker threads for model commands [default: all cores]. Data commands run on one thread
     /// and ignore it.
-    #[arg(long, global = true, display_order = 901, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, global = true, display_order = 901, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024), allow_negative_numbers = true)]
     pub threads: Option<u32>,
 }
 
@@ -183,12 +184,12 @@ pub struct DataArgs {
 /// Training options shared by `train` and `tune`: what trains, and how batches are made.
 #[derive(Debug, Args)]
 pub struct TrainingArgs {
-    /// Sentences per batch.
-    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..))]
+    /// Sentences per batch (1 to 4096).
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=4096), allow_negative_numbers = true)]
     pub batch_size: u64,
 
-    /// Prompt MLP width P.
-    #[arg(long, default_value_t = 800)]
+    /// Prompt MLP width P (1 to 16384).
+    #[arg(long, default_value_t = 800, value_parser = values::count_up_to(16_384), allow_negative_numbers = true)]
     pub prompt_dim: usize,
 
     /// Also train the backbone parameters whose name contains PART (e.g. encoder_attn for the
@@ -220,24 +221,24 @@ pub struct TrainArgs {
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
 
-    /// Epochs.
-    #[arg(long, default_value_t = 30)]
+    /// Epochs (at least 1).
+    #[arg(long, default_value_t = 30, value_parser = values::count, allow_negative_numbers = true)]
     pub epochs: usize,
 
-    /// Peak learning rate (linear warm-up, then linear decay to 0).
-    #[arg(long, default_value_t = 5e-5)]
+    /// Peak learning rate, > 0 (linear warm-up, then linear decay to 0).
+    #[arg(long, default_value_t = 5e-5, value_parser = values::positive, allow_negative_numbers = true)]
     pub lr: f64,
 
-    /// Fraction of the steps spent warming up.
-    #[arg(long, default_value_t = 0.01)]
+    /// Fraction of the steps spent warming up, in [0, 1].
+    #[arg(long, default_value_t = 0.01, value_parser = values::unit, allow_negative_numbers = true)]
     pub warmup_ratio: f64,
 
-    /// Decoupled weight decay (none on biases and LayerNorms).
-    #[arg(long, default_value_t = 0.01)]
+    /// Decoupled weight decay, >= 0 (none on biases and LayerNorms).
+    #[arg(long, default_value_t = 0.01, value_parser = values::non_negative, allow_negative_numbers = true)]
     pub weight_decay: f64,
 
-    /// Clip the global gradient norm to this (0 = no clipping).
-    #[arg(long, default_value_t = 1.0)]
+    /// Clip the global gradient norm to this, >= 0 (0 = no clipping).
+    #[arg(long, default_value_t = 1.0, value_parser = values::non_negative, allow_negative_numbers = true)]
     pub max_grad_norm: f64,
 
     /// Seed of the prompt initialisation, shuffling, dropout and hold-out split.
@@ -248,13 +249,13 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = 0)]
     pub eval_from: usize,
 
-    /// Stop after this many evaluated epochs without a better dev F1.
-    #[arg(long)]
+    /// Stop after this many evaluated epochs without a better dev F1 (at least 1).
+    #[arg(long, value_parser = values::count, allow_negative_numbers = true)]
     pub patience: Option<usize>,
 
     /// Without --dev: fraction of the training sentences held out to pick the best epoch (0 =
     /// keep the last epoch).
-    #[arg(long, default_value_t = 0.2)]
+    #[arg(long, default_value_t = 0.2, value_parser = values::unit_open, allow_negative_numbers = true)]
     pub holdout: f64,
 
     /// The fusion weight alpha: the pointer compares the decoder state with
@@ -263,26 +264,26 @@ pub struct TrainArgs {
     /// with the prompts (a scalar through a sigmoid starting at --alpha-init; its value after
     /// every epoch is printed and kept in metrics.jsonl), or `learn-per-dim` to learn one alpha
     /// per hidden dimension (reported as their mean). `lightner tune` searches a fixed alpha.
-    #[arg(long, default_value = "0.5", value_parser = parse_alpha, value_name = "A|learn|learn-per-dim")]
+    #[arg(long, default_value = "0.5", value_parser = parse_alpha, value_name = "A|learn|learn-per-dim", allow_negative_numbers = true)]
     pub alpha: AlphaArg,
 
-    /// Starting value of a learnt alpha (--alpha learn or learn-per-dim).
-    #[arg(long, default_value_t = 0.5, value_name = "A")]
+    /// Starting value of a learnt alpha (--alpha learn or learn-per-dim), in [0, 1].
+    #[arg(long, default_value_t = 0.5, value_name = "A", value_parser = values::unit, allow_negative_numbers = true)]
     pub alpha_init: f64,
 
     /// Peak learning rate of a learnt alpha (same warm-up and decay as --lr, no weight decay).
     /// Adam moves a parameter by about its learning rate per step, so at the prompts' rate alpha
     /// would barely leave --alpha-init in a few-shot run; 0.05 lets its logit cross most of
     /// [0, 1] in about 200 steps. Give the --lr value to learn it at the prompts' rate.
-    #[arg(long, default_value_t = 0.05, value_name = "LR")]
+    #[arg(long, default_value_t = 0.05, value_name = "LR", value_parser = values::positive, allow_negative_numbers = true)]
     pub alpha_lr: f64,
 
     /// Older spelling of --alpha learn: learn alpha, starting at --alpha.
     #[arg(long, hide = true)]
     pub learn_alpha: bool,
 
-    /// Prompt length L.
-    #[arg(long, default_value_t = 10)]
+    /// Prompt length L (1 to 512; --no-prompts for none).
+    #[arg(long, default_value_t = 10, value_parser = values::count_up_to(512), allow_negative_numbers = true)]
     pub prompt_len: usize,
 
     /// No prompts at all (plain BARTNER; use with --full).
@@ -360,12 +361,13 @@ pub enum PointerSpaceArg {
 /// Decoding flags.
 #[derive(Debug, Args, Clone)]
 pub struct DecodeArgs {
-    /// Beams (1 = greedy).
-    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    /// Beams, 1 to 128 (1 = greedy).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=128), allow_negative_numbers = true)]
     pub beams: Option<u64>,
 
-    /// Beam length-normalisation exponent.
-    #[arg(long)]
+    /// Beam length-normalisation exponent, >= 0: a finished hypothesis scores its log-probability
+    /// divided by length^exponent (0 = no normalisation; 1 = per-token mean).
+    #[arg(long, value_parser = values::non_negative, allow_negative_numbers = true)]
     pub length_penalty: Option<f64>,
 
     /// Let the decoder emit any sequence (by default only sequences that decode to valid,
@@ -373,8 +375,8 @@ pub struct DecodeArgs {
     #[arg(long)]
     pub unconstrained: bool,
 
-    /// Sentences decoded together.
-    #[arg(long)]
+    /// Sentences decoded together (1 to 4096).
+    #[arg(long, value_parser = values::count_up_to(4096), allow_negative_numbers = true)]
     pub decode_batch: Option<usize>,
 }
 
@@ -491,43 +493,43 @@ pub struct TuneArgs {
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
 
-    /// Alpha values to try, comma-separated (e.g. 0,0.25,0.5,0.75,1).
-    #[arg(long, value_delimiter = ',', num_args = 1.., conflicts_with = "bayes", value_name = "A,...")]
+    /// Alpha values to try, comma-separated, each in [0, 1] (e.g. 0,0.25,0.5,0.75,1).
+    #[arg(long, value_delimiter = ',', num_args = 1.., conflicts_with = "bayes", value_name = "A,...", value_parser = values::unit, allow_negative_numbers = true)]
     pub grid: Vec<f64>,
 
     /// Bayesian optimisation of alpha: N trials in all (at least 3; the first 3 are the
     /// initial design).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(3..))]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(3..), allow_negative_numbers = true)]
     pub bayes: Option<u64>,
 
-    /// The alpha interval --bayes searches.
-    #[arg(long, value_delimiter = ',', default_value = "0,1", value_name = "LO,HI")]
+    /// The alpha interval --bayes searches: two increasing values in [0, 1].
+    #[arg(long, value_delimiter = ',', default_value = "0,1", value_name = "LO,HI", value_parser = values::unit, allow_negative_numbers = true)]
     pub alpha_range: Vec<f64>,
 
-    /// Peak learning rates to try, comma-separated (one value with --bayes).
-    #[arg(long, value_delimiter = ',', num_args = 1.., default_value = "5e-5", value_name = "LR,...")]
+    /// Peak learning rates to try, comma-separated, each > 0 (one value with --bayes).
+    #[arg(long, value_delimiter = ',', num_args = 1.., default_value = "5e-5", value_name = "LR,...", value_parser = values::positive, allow_negative_numbers = true)]
     pub lr: Vec<f64>,
 
-    /// Prompt lengths to try, comma-separated (one value with --bayes).
-    #[arg(long, value_delimiter = ',', num_args = 1.., default_value = "10", value_name = "L,...")]
+    /// Prompt lengths to try, comma-separated, each 1 to 512 (one value with --bayes).
+    #[arg(long, value_delimiter = ',', num_args = 1.., default_value = "10", value_name = "L,...", value_parser = values::count_up_to(512), allow_negative_numbers = true)]
     pub prompt_len: Vec<usize>,
 
-    /// Epoch counts to try, comma-separated (one value with --bayes).
-    #[arg(long, value_delimiter = ',', num_args = 1.., default_value = "30", value_name = "E,...")]
+    /// Epoch counts to try, comma-separated, each at least 1 (one value with --bayes).
+    #[arg(long, value_delimiter = ',', num_args = 1.., default_value = "30", value_name = "E,...", value_parser = values::count, allow_negative_numbers = true)]
     pub epochs: Vec<usize>,
 
     /// Seeds every trial is trained with.
     #[arg(long, value_delimiter = ',', num_args = 1.., default_value = "1,2,3", value_name = "S,...")]
     pub seeds: Vec<u64>,
 
-    /// Folds of cross-validation on --train when there is no --dev.
-    #[arg(long, default_value_t = 3)]
+    /// Folds of cross-validation on --train when there is no --dev (at least 2).
+    #[arg(long, default_value_t = 3, value_parser = values::at_least_two, allow_negative_numbers = true)]
     pub folds: usize,
 
     /// Trainings run at the same time, each on an equal share of the threads [default: one per
     /// thread (--threads, else all cores), at most 4: each holds its own activations and
     /// optimizer state in memory].
-    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..), allow_negative_numbers = true)]
     pub jobs: Option<u64>,
 
     #[command(flatten)]
@@ -549,16 +551,16 @@ pub struct InitTinyArgs {
     #[arg(long, value_name = "FILE")]
     pub vocab_from: Vec<PathBuf>,
 
-    /// Width.
-    #[arg(long, default_value_t = 32)]
+    /// Width (a multiple of the 4 heads, at most 4096).
+    #[arg(long, default_value_t = 32, value_parser = tiny_width, allow_negative_numbers = true)]
     pub d_model: usize,
 
-    /// Layers of the encoder and of the decoder.
-    #[arg(long, default_value_t = 2)]
+    /// Layers of the encoder and of the decoder (1 to 48).
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=48).map(usize::from), allow_negative_numbers = true)]
     pub layers: usize,
 
-    /// Source positions.
-    #[arg(long, default_value_t = 128)]
+    /// Source positions (8 to 8192).
+    #[arg(long, default_value_t = 128, value_parser = clap::value_parser!(u16).range(8..=8192).map(usize::from), allow_negative_numbers = true)]
     pub positions: usize,
 
     /// Seed of the weights.
@@ -592,7 +594,7 @@ pub struct BenchArgs {
     pub shape: BenchShapeArg,
 
     /// Timed repeats of each measurement (after one warm-up); the median and the best are shown.
-    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..), allow_negative_numbers = true)]
     pub repeats: u32,
 
     /// Print the report as JSON.
@@ -719,6 +721,15 @@ fn scheme_parser() -> impl TypedValueParser<Value = TagScheme> {
         PossibleValue::new("bilou").help("B-, I-, L- last, U- unit"),
     ];
     PossibleValuesParser::new(values).try_map(|s| s.parse::<TagScheme>())
+}
+
+/// `--d-model` of `init-tiny`: a positive multiple of the 4 heads, small enough to be tiny.
+fn tiny_width(s: &str) -> Result<usize, String> {
+    let d = values::count(s)?;
+    if d % 4 != 0 || d > 4096 {
+        return Err(format!("{d} is not a multiple of 4 (the heads) in [4, 4096]"));
+    }
+    Ok(d)
 }
 
 /// `-k` must be a positive integer: K = 0 would draw nothing.

@@ -4,8 +4,11 @@
 
 mod cli;
 mod commands;
+#[cfg(test)]
+mod fuzz_args;
 mod malloc;
 mod plot;
+mod values;
 
 use clap::Parser;
 use std::process::ExitCode;
@@ -41,13 +44,18 @@ fn report(err: &anyhow::Error) -> ExitCode {
     ExitCode::FAILURE
 }
 
+/// The most characters of one cause that an error message prints.
+const MAX_CAUSE_CHARS: usize = 4000;
+
 /// The error and its causes joined by `: ` like `{err:#}`, except that a cause whose text the
 /// message already contains is skipped: some errors (the library's I/O error) print their source
 /// in their own message and also return it as `source()`, which `{:#}` would show twice.
 fn message(err: &anyhow::Error) -> String {
     let mut msg = String::new();
     for cause in err.chain() {
-        let text = cause.to_string();
+        // Whatever quotes user input unbounded (a line, a label, a path), the message stays
+        // readable: each cause is cut in the middle beyond this many characters.
+        let text = lightner::error::elide(&cause.to_string(), MAX_CAUSE_CHARS);
         if msg.contains(&text) {
             continue;
         }
@@ -68,5 +76,11 @@ mod tests {
         let io = std::io::Error::new(std::io::ErrorKind::NotFound, "gone");
         let err = anyhow::Error::from(lightner::Error::io("x.txt", io)).context("reading");
         assert_eq!(message(&err), "reading: x.txt: gone");
+    }
+
+    #[test]
+    fn message_is_bounded() {
+        let err = anyhow::anyhow!("{}", "x".repeat(1_000_000)).context("reading");
+        assert!(message(&err).len() < MAX_CAUSE_CHARS + 100);
     }
 }

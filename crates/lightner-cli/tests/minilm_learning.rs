@@ -15,6 +15,13 @@ fn weights_dir() -> Option<PathBuf> {
     if dir.join("model.safetensors").is_file() {
         Some(dir)
     } else {
+        // In CI a missing backbone is a failure, not a silent pass: `.ci/run` fetches it.
+        let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "0" && v != "false");
+        assert!(
+            !ci,
+            "CI is set but there are no MiniLM weights in {} (`bash scripts/fetch-minilm.sh` failed?)",
+            dir.display()
+        );
         eprintln!(
             "SKIPPED: no MiniLM weights in {} (run `bash scripts/fetch-minilm.sh`, or set LIGHTNER_MINILM_DIR)",
             dir.display()

@@ -31,6 +31,28 @@ impl fmt::Display for Location {
     }
 }
 
+/// The most characters of user input an error message quotes; longer values are elided in the
+/// middle (a 10 MB line in a message helps nobody).
+pub const QUOTE_CHARS: usize = 200;
+
+/// `s` if it has at most `max` characters, else its start and end around a note of how many
+/// characters were left out.
+pub fn elide(s: &str, max: usize) -> String {
+    let n = s.chars().count();
+    if n <= max {
+        return s.to_string();
+    }
+    let keep = max / 2;
+    let head: String = s.chars().take(keep).collect();
+    let tail: String = s.chars().skip(n - keep).collect();
+    format!("{head}…[{} characters elided]…{tail}", n - 2 * keep)
+}
+
+/// A user's value quoted for a message (Rust string syntax), elided to [`QUOTE_CHARS`].
+fn quote(s: &str) -> String {
+    format!("{:?}", elide(s, QUOTE_CHARS))
+}
+
 /// What is wrong with a labelled-data input. Each variant is one kind of mistake, so that tests
 /// and callers can tell them apart; the message says what to do about it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -42,25 +64,34 @@ pub enum DataErrorKind {
         byte_offset: usize,
     },
     /// A CoNLL token line with a single column.
-    #[error("token line {text:?} has no tag column; expected `word<TAB>tag` (tag in the last column)")]
+    #[error("token line {} has no tag column; expected `word<TAB>tag` (tag in the last column)", quote(.text))]
     MissingTag {
         /// The offending line.
         text: String,
     },
     /// A tag whose prefix is not one of the scheme's (`B-`, `I-`, `E-`, `S-`, `L-`, `U-`, `O`).
-    #[error("tag {tag:?} has no known prefix; expected O, B-TYPE, I-TYPE (or E-/S-/L-/U- for BIOES/BILOU)")]
+    #[error("tag {} has no known prefix; expected O, B-TYPE, I-TYPE (or E-/S-/L-/U- for BIOES/BILOU)", quote(.tag))]
     UnknownTagPrefix {
         /// The offending tag.
         tag: String,
     },
     /// A tag with a prefix but no type (`B-`).
-    #[error("tag {tag:?} has an empty entity type")]
+    #[error("tag {} has an empty entity type", quote(.tag))]
     EmptyType {
         /// The offending tag.
         tag: String,
     },
+    /// A tag with whitespace in it (the last column of a TAB-separated line holding spaces).
+    #[error(
+        "tag {} contains whitespace; the tag is the last column, and a type name cannot hold spaces (write New_Label)",
+        quote(.tag)
+    )]
+    TagWhitespace {
+        /// The offending tag.
+        tag: String,
+    },
     /// A tag whose prefix does not belong to the chosen scheme (`S-PER` in a BIO file).
-    #[error("tag {tag:?} is not valid in the {scheme} scheme; pick the right scheme with --scheme")]
+    #[error("tag {} is not valid in the {scheme} scheme; pick the right scheme with --scheme", quote(.tag))]
     TagNotInScheme {
         /// The offending tag.
         tag: String,
@@ -68,13 +99,13 @@ pub enum DataErrorKind {
         scheme: String,
     },
     /// A JSON line that does not parse or lacks a field.
-    #[error("bad JSON record: {msg}")]
+    #[error("bad JSON record: {}", elide(.msg, QUOTE_CHARS))]
     BadJson {
         /// serde_json's explanation.
         msg: String,
     },
     /// An entity whose offsets fall outside the text or token list.
-    #[error("entity {label:?} [{start}, {end}) is out of range (length {len})")]
+    #[error("entity {} [{start}, {end}) is out of range (length {len})", quote(.label))]
     OutOfRange {
         /// Entity start (characters or tokens).
         start: usize,
@@ -87,7 +118,8 @@ pub enum DataErrorKind {
     },
     /// An entity with `start >= end`.
     #[error(
-        "entity {label:?} [{start}, {end}) is empty or reversed; `end` is exclusive and must exceed `start`"
+        "entity {} [{start}, {end}) is empty or reversed; `end` is exclusive and must exceed `start`",
+        quote(.label)
     )]
     EmptySpan {
         /// Entity start.
@@ -98,7 +130,11 @@ pub enum DataErrorKind {
         label: String,
     },
     /// Two entities that share a word or character.
-    #[error("entities {first} and {second} overlap; nested or overlapping entities are not supported")]
+    #[error(
+        "entities {} and {} overlap; nested or overlapping entities are not supported",
+        elide(.first, QUOTE_CHARS),
+        elide(.second, QUOTE_CHARS)
+    )]
     Overlap {
         /// The earlier entity, as `label[start, end)`.
         first: String,
@@ -107,7 +143,9 @@ pub enum DataErrorKind {
     },
     /// A character offset that cuts through a word.
     #[error(
-        "entity {label:?} [{start}, {end}): offset {offset} is not on a word boundary of the text (words: {context})"
+        "entity {} [{start}, {end}): offset {offset} is not on a word boundary of the text (words: {})",
+        quote(.label),
+        elide(.context, QUOTE_CHARS)
     )]
     OffTokenBoundary {
         /// Entity start (characters).
@@ -130,7 +168,7 @@ pub enum DataErrorKind {
         end: usize,
     },
     /// A label with whitespace in it (`" PER"`, `"New Label"`).
-    #[error("label {label:?} contains whitespace; use a name like `New_Label` (tags cannot hold spaces)")]
+    #[error("label {} contains whitespace; use a name like `New_Label` (tags cannot hold spaces)", quote(.label))]
     LabelWhitespace {
         /// The label.
         label: String,
@@ -139,7 +177,7 @@ pub enum DataErrorKind {
     #[error("the record has no words; remove it or give it text")]
     NoWords,
     /// A token that is empty or contains whitespace (JSONL `tokens`).
-    #[error("token {index} ({token:?}) is empty or contains whitespace")]
+    #[error("token {index} ({}) is empty or contains whitespace", quote(.token))]
     BadToken {
         /// Token index.
         index: usize,
@@ -147,8 +185,25 @@ pub enum DataErrorKind {
         token: String,
     },
     /// A label map or label set problem.
-    #[error("{0}")]
+    // Longer than other quotes: the message may list a whole label set (ATIS has 83 types).
+    #[error("{}", elide(.0, 10 * QUOTE_CHARS))]
     Labels(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_quoted_input_is_elided_in_messages() {
+        let line = "w".repeat(10_000_000);
+        let msg = DataErrorKind::MissingTag { text: line.clone() }.to_string();
+        assert!(msg.len() < 400, "{} bytes", msg.len());
+        assert!(msg.contains("9999800 characters elided"), "{msg}");
+        assert_eq!(elide("short", 10), "short");
+        assert_eq!(elide("abcdefghij", 4), "ab…[6 characters elided]…ij");
+        assert_eq!(quote("a\"b"), "\"a\\\"b\"");
+    }
 }
 
 /// Errors of the lightner library.

@@ -22,6 +22,7 @@ pub mod error;
 pub mod eval;
 pub mod io;
 pub mod model;
+pub mod pad;
 pub mod pipeline;
 pub mod tokenize;
 pub mod train;

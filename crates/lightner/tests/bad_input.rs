@@ -80,6 +80,7 @@ fn bad_cases() -> Vec<Bad> {
         Bad { file: "conll-missing-tag-crlf.txt", opts: AUTO, line: 4, kind: |k| matches!(k, K::MissingTag { text } if text == "BRUSSELS") },
         Bad { file: "conll-empty-word.txt", opts: AUTO, line: 2, kind: |k| matches!(k, K::MissingTag { text } if text == "\tB-PER") },
         Bad { file: "conll-space-in-word.txt", opts: AUTO, line: 4, kind: |k| matches!(k, K::BadToken { index: 3, token } if token == "New York") },
+        Bad { file: "conll-space-in-tag.txt", opts: AUTO, line: 3, kind: |k| matches!(k, K::TagWhitespace { tag } if tag == "B-CITY NAME") },
         Bad { file: "conll-unknown-prefix-x.txt", opts: AUTO, line: 3, kind: |k| tag_prefix(k, "X-PER") },
         Bad { file: "conll-bare-type.txt", opts: AUTO, line: 2, kind: |k| tag_prefix(k, "LOC") },
         Bad { file: "conll-lowercase-prefix.txt", opts: AUTO, line: 1, kind: |k| tag_prefix(k, "b-per") },

@@ -255,7 +255,7 @@ proptest! {
                     prop_assert_eq!(ds.format, format);
                     for (got, orig) in ds.sentences.iter().zip(&sentences) {
                         match style {
-                            JsonlStyle::Text => prop_assert_eq!(got.text.as_ref().map(|a| a.text.clone()), Some(orig.words.join(" "))),
+                            JsonlStyle::Text => prop_assert_eq!(got.text.as_ref().map(|a| a.text.to_string()), Some(orig.words.join(" "))),
                             JsonlStyle::Tokens => prop_assert!(got.text.is_none()),
                         }
                     }

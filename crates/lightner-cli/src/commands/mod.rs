@@ -5,6 +5,7 @@
 mod bench;
 mod eval;
 mod fetch;
+mod guard;
 mod init_tiny;
 mod predict;
 mod sample;
@@ -103,9 +104,17 @@ fn load_training(global: &GlobalArgs, args: &DataArgs) -> anyhow::Result<(Labell
     let test_sents = test.map(|p| read(global, p, None)).transpose()?.map(|d| d.sentences);
     let types = || train_sents.iter().flat_map(|s| s.spans.iter().map(|x| x.label.as_str()));
     let labels = LabelSet::resolve(labels, types())?.with_names_from(types());
-    labels.check_covers(train, &train_sents)?;
+    // Library errors name the data file and line; a map file of the user's is named too, since
+    // the fix may belong in either.
+    let map_file = LabelSet::builtin(&args.labels).is_none() && Path::new(&args.labels).is_file();
+    let covers = |path: &Path, sents: &[Sentence]| {
+        labels.check_covers(path, sents).with_context(|| {
+            if map_file { format!("label map {}", args.labels) } else { format!("--labels {}", args.labels) }
+        })
+    };
+    covers(train, &train_sents)?;
     if let (Some(p), Some(d)) = (dev, &dev_sents) {
-        labels.check_covers(p, d)?;
+        covers(p, d)?;
     }
     if !global.quiet {
         eprintln!("loading backbone {}", args.model);

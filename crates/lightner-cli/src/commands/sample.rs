@@ -1,24 +1,17 @@
 //! `lightner sample`: draw a K-shot training set and write it atomically.
 
-use super::{format_name, read};
-use crate::cli::{Cli, GlobalArgs, OutputFormat, SampleArgs};
-use clap::CommandFactory;
+use super::{format_name, guard, read};
+use crate::cli::{GlobalArgs, OutputFormat, SampleArgs};
 use lightner::data::fewshot::{Sample, sample_k_shot};
 use lightner::data::{self, Format, JsonlStyle, TagScheme};
+use lightner::pad;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Draws the sample, writes it, and prints how many mentions of each type it holds.
 pub fn run(global: &GlobalArgs, args: &SampleArgs, out: &mut dyn Write) -> anyhow::Result<()> {
-    if same_file(&args.input, &args.output) {
-        // Overwriting the corpus with a sample of itself would destroy it; this is a mistake on
-        // the command line, so it is reported (and exits) like one.
-        let msg = format!(
-            "--output {} is the input file; choose another path so the corpus is kept",
-            args.output.display()
-        );
-        return Err(usage_error(msg).into());
-    }
+    // Overwriting the corpus with a sample of itself would destroy it.
+    guard::output_not_input("sample", "--output", &args.output, &[&args.input])?;
     let ds = read(global, &args.input, args.scheme)?;
     let sample = sample_k_shot(&ds.sentences, args.k, args.seed);
     if sample.per_type.is_empty() {
@@ -48,9 +41,10 @@ pub fn run(global: &GlobalArgs, args: &SampleArgs, out: &mut dyn Write) -> anyho
         format_name(format)
     )?;
     let width = sample.per_type.keys().map(|t| t.chars().count()).max().unwrap_or(0).max(4);
-    writeln!(out, "{:<width$}  {:>7}  {:>9}", "type", "sampled", "available")?;
+    // Names padded by hand: a format width panics beyond u16::MAX (see `lightner::pad`).
+    writeln!(out, "{}  {:>7}  {:>9}", pad::left("type", width), "sampled", "available")?;
     for (ty, c) in &sample.per_type {
-        writeln!(out, "{ty:<width$}  {:>7}  {:>9}", c.sampled, c.available)?;
+        writeln!(out, "{}  {:>7}  {:>9}", pad::left(ty, width), c.sampled, c.available)?;
     }
     out.flush()?;
     Ok(())
@@ -95,34 +89,6 @@ fn output_format(input: Format, asked: Option<OutputFormat>, scheme: Option<TagS
     }
 }
 
-/// A usage error rendered by clap under `sample`'s usage line, so that `main` exits 2.
-fn usage_error(msg: String) -> clap::Error {
-    let mut cmd = Cli::command();
-    cmd.build();
-    match cmd.find_subcommand_mut("sample") {
-        Some(sub) => sub.error(clap::error::ErrorKind::ArgumentConflict, msg),
-        None => cmd.error(clap::error::ErrorKind::ArgumentConflict, msg),
-    }
-}
-
-/// Whether two paths name the same file, also through `./`, `..` or symlinks. The output may not
-/// exist yet, so its folder is resolved instead.
-fn same_file(a: &Path, b: &Path) -> bool {
-    a == b || matches!((resolve(a), resolve(b)), (Some(x), Some(y)) if x == y)
-}
-
-fn resolve(p: &Path) -> Option<PathBuf> {
-    if let Ok(c) = p.canonicalize() {
-        return Some(c);
-    }
-    let name = p.file_name()?;
-    let parent = match p.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    Some(parent.canonicalize().ok()?.join(name))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -136,15 +102,5 @@ mod tests {
         assert_eq!(output_format(toks, None, None), toks);
         assert_eq!(output_format(toks, Some(OutputFormat::Conll), None), bio);
         assert_eq!(output_format(bio, Some(OutputFormat::Jsonl), None), Format::Jsonl(JsonlStyle::Text));
-    }
-
-    #[test]
-    fn same_file_sees_through_dot_segments() {
-        let dir = tempfile::tempdir().unwrap();
-        let f = dir.path().join("train.txt");
-        std::fs::write(&f, "a\tO\n").unwrap();
-        assert!(same_file(&f, &dir.path().join(".").join("train.txt")));
-        assert!(!same_file(&f, &dir.path().join("out.txt")));
-        assert!(!same_file(&f, &dir.path().join("missing").join("train.txt")));
     }
 }

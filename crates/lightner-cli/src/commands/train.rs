@@ -1,7 +1,7 @@
 //! `lightner train`: read the data, train, save the pack with its metrics log and plot, and print
 //! the per-type tables.
 
-use super::{Labelled, decode_settings, load_training, progress_bar, say, set_threads};
+use super::{Labelled, decode_settings, guard, load_training, progress_bar, say, set_threads};
 use crate::cli::{AlphaArg, GlobalArgs, LabelWordsArg, PointerSpaceArg, TrainArgs, TrainingArgs};
 use crate::plot;
 use anyhow::{Context, bail};
@@ -9,9 +9,11 @@ use burn::tensor::Device;
 use indicatif::ProgressBar;
 use lightner::data::Sentence;
 use lightner::eval::Report;
+use lightner::pipeline::pack::PACK_DIR;
 use lightner::pipeline::session::{self, TrainJob, TrainOutcome};
 use lightner::pipeline::{Backbone, DecodeSettings, ModelSpec, PromptSize, Tagger};
 use lightner::tokenize::{LabelWordMode, PointerSpace};
+use lightner::train::checkpoint::CHECKPOINT_DIR;
 use lightner::train::{EpochLog, Observer, TrainConfig, TrainWhat};
 use std::io::Write;
 use std::path::Path;
@@ -58,24 +60,36 @@ impl Observer for Progress {
     }
 }
 
+/// Checks what the flag parsers cannot see alone (every number is range-checked when parsed, see
+/// `values`): combinations of flags, and the outputs.
 fn check(args: &TrainArgs) -> anyhow::Result<()> {
-    if !(0.0..=1.0).contains(&args.alpha_init) {
-        bail!("--alpha-init {} is not in [0, 1]", args.alpha_init);
-    }
-    if !(0.0..1.0).contains(&args.holdout) {
-        bail!("--holdout {} is not in [0, 1)", args.holdout);
-    }
-    if args.lr <= 0.0 || !args.lr.is_finite() {
-        bail!("--lr must be a positive number");
-    }
-    if args.alpha_lr <= 0.0 || !args.alpha_lr.is_finite() {
-        bail!("--alpha-lr must be a positive number");
-    }
-    if args.epochs == 0 {
-        bail!("--epochs must be at least 1");
+    if args.eval_from >= args.epochs {
+        bail!(
+            "--eval-from {} is past the last epoch (0-based {}); no epoch would be evaluated",
+            args.eval_from,
+            args.epochs - 1
+        );
     }
     if args.no_prompts && !args.training.full && args.training.also_train.is_empty() {
         bail!("--no-prompts leaves nothing to train; add --full (or --also-train PART)");
+    }
+    // Outputs are checked before the training, not after it: a refused --out must cost nothing.
+    let data = &args.data;
+    let inputs: Vec<&Path> = [Some(data.train.as_path()), data.dev.as_deref(), data.test.as_deref()]
+        .into_iter()
+        .flatten()
+        .collect();
+    guard::output_not_input("train", "--out", &args.out, &inputs)?;
+    lightner::io::check_dir_target(&args.out, PACK_DIR)?;
+    if let Some(ckpt) = &args.checkpoint {
+        guard::output_not_input("train", "--checkpoint", ckpt, &inputs)?;
+        if guard::same_file(ckpt, &args.out) {
+            return Err(guard::usage_error(
+                "train",
+                "--checkpoint and --out must be different folders".into(),
+            ));
+        }
+        lightner::io::check_dir_target(ckpt, CHECKPOINT_DIR)?;
     }
     Ok(())
 }

@@ -3,11 +3,12 @@
 //! configuration trained on all the data.
 
 use super::train::{save_pack, train_what};
-use super::{Labelled, decode_settings, load_training, progress_bar, say, set_threads};
+use super::{Labelled, decode_settings, guard, load_training, progress_bar, say, set_threads};
 use crate::cli::{GlobalArgs, TuneArgs};
 use crate::plot;
 use anyhow::{Context, bail};
 use lightner::data::Sentence;
+use lightner::pipeline::pack::PACK_DIR;
 use lightner::pipeline::session::{self, TrainJob};
 use lightner::pipeline::tuning::{TuneData, TuneSetup};
 use lightner::pipeline::{DecodeSettings, ModelSpec, PromptSize};
@@ -16,14 +17,13 @@ use lightner::tune::{self, Bayes, Event, Plan, Strategy, TrialConfig, TrialLog, 
 use std::io::Write;
 use std::path::Path;
 
+/// Checks what the flag parsers cannot see alone (every number is range-checked when parsed, see
+/// `values`): combinations of flags, and the output folder.
 fn check(args: &TuneArgs) -> anyhow::Result<()> {
-    if let Some(a) = args.grid.iter().find(|a| !(0.0..=1.0).contains(*a)) {
-        bail!("--grid value {a} is not in [0, 1]");
-    }
     let &[lo, hi] = args.alpha_range.as_slice() else {
         bail!("--alpha-range takes two values, LO,HI");
     };
-    if !(0.0..=1.0).contains(&lo) || !(0.0..=1.0).contains(&hi) || lo >= hi {
+    if lo >= hi {
         bail!("--alpha-range {lo},{hi} must be two increasing values in [0, 1]");
     }
     if args.bayes.is_some() && (args.lr.len() > 1 || args.prompt_len.len() > 1 || args.epochs.len() > 1) {
@@ -31,23 +31,26 @@ fn check(args: &TuneArgs) -> anyhow::Result<()> {
             "--bayes searches alpha only: give one value each to --lr, --prompt-len and --epochs (or use --grid)"
         );
     }
-    if let Some(lr) = args.lr.iter().find(|l| !(**l > 0.0 && l.is_finite())) {
-        bail!("--lr {lr} must be a positive number");
-    }
-    if args.epochs.contains(&0) || args.prompt_len.contains(&0) {
-        bail!("--epochs and --prompt-len values must be at least 1");
-    }
+    let data = &args.data;
+    let inputs: Vec<&Path> = [Some(data.train.as_path()), data.dev.as_deref(), data.test.as_deref()]
+        .into_iter()
+        .flatten()
+        .collect();
+    guard::output_not_input("tune", "--out", &args.out, &inputs)?;
+    lightner::io::check_dir_target(&args.out, TUNE_DIR)?;
+    lightner::io::check_dir_target(&args.out.join("best.pack"), PACK_DIR)?;
     let mut seeds = args.seeds.clone();
     seeds.sort_unstable();
     seeds.dedup();
     if seeds.len() != args.seeds.len() {
         bail!("--seeds lists a seed twice");
     }
-    if args.data.dev.is_none() && args.folds < 2 {
-        bail!("--folds must be at least 2 (or give --dev)");
-    }
     Ok(())
 }
+
+/// A tune folder: one holding the trial log (it is resumed, and its files are replaced).
+const TUNE_DIR: lightner::io::DirKind =
+    lightner::io::DirKind { what: "lightner tune folder", is_ours: |d| d.join("trials.jsonl").is_file() };
 
 /// The grid: every combination of the listed values (α varies fastest).
 fn grid(args: &TuneArgs) -> Vec<TrialConfig> {

@@ -137,6 +137,41 @@ const ATIS: [&str; 83] = [
     "fromloc.state_code",
 ];
 
+/// A JSON object's members in file order, duplicates kept (so that they can be reported).
+struct Pairs(Vec<(String, serde_json::Value)>);
+
+impl<'de> serde::Deserialize<'de> for Pairs {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Pairs;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut m: A,
+            ) -> std::result::Result<Pairs, A::Error> {
+                let mut out = Vec::new();
+                while let Some(kv) = m.next_entry()? {
+                    out.push(kv);
+                }
+                Ok(Pairs(out))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+/// The 1-based line of the `nth` (0-based) occurrence of `key` as a JSON string in `text`, or 0
+/// when it cannot be found (a key written with escapes).
+fn line_of_key(text: &str, key: &str, nth: usize) -> usize {
+    let quoted = serde_json::to_string(key).unwrap_or_default();
+    text.match_indices(&quoted)
+        .nth(nth)
+        .map_or(0, |(b, _)| 1 + text[..b].bytes().filter(|&c| c == b'\n').count())
+}
+
 /// The automatic verbaliser: lower-case, `.` and `_` become spaces, wrapped in `<< >>`.
 /// For every non-CoNLL built-in map it gives exactly the reference's label words (spec §11).
 pub fn verbalize(ty: &str) -> String {
@@ -205,24 +240,41 @@ impl LabelSet {
     }
 
     /// A user's JSON map `{"type": "label word", ...}`; the object's order is the target order.
-    /// A label word without `<< >>` is wrapped in them.
+    /// A label word without `<< >>` is wrapped in them. A UTF-8 byte-order mark is accepted (as in
+    /// data files); a type given twice is an error (JSON parsers would keep one silently). Every
+    /// error names the file, and the line where it can tell.
     pub fn from_json_file(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        let bad = |msg: String| Error::data(Location::new(path, 0), DataErrorKind::Labels(msg));
-        let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
-            Error::data(Location::new(path, e.line()), DataErrorKind::Labels(format!("not valid JSON: {e}")))
+        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        Self::from_json_bytes(path, &bytes)
+    }
+
+    /// [`LabelSet::from_json_file`] on bytes already read; `path` is only used in messages.
+    pub fn from_json_bytes(path: &Path, bytes: &[u8]) -> Result<Self> {
+        let at =
+            |line: usize, msg: String| Error::data(Location::new(path, line), DataErrorKind::Labels(msg));
+        let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+        let text = std::str::from_utf8(bytes).map_err(|e| {
+            let line = 1 + bytes[..e.valid_up_to()].iter().filter(|&&b| b == b'\n').count();
+            at(line, "the label map is not UTF-8; re-encode it as UTF-8".into())
         })?;
-        let obj = v
-            .as_object()
-            .ok_or_else(|| bad("expected a JSON object {\"TYPE\": \"<<label word>>\", ...}".into()))?;
-        let mut labels = Vec::with_capacity(obj.len());
-        for (k, w) in obj {
-            let w = w.as_str().ok_or_else(|| bad(format!("the label word of {k:?} must be a string")))?;
+        let pairs: Pairs = serde_json::from_str(text).map_err(|e| {
+            let hint =
+                if e.is_data() { "expected a JSON object {\"TYPE\": \"<<label word>>\", ...}: " } else { "" };
+            at(e.line(), format!("not a label map: {hint}{e}"))
+        })?;
+        let mut labels: Vec<Label> = Vec::with_capacity(pairs.0.len());
+        for (k, w) in pairs.0 {
+            let line = line_of_key(text, &k, labels.iter().filter(|l| l.name == k).count());
+            let w =
+                w.as_str().ok_or_else(|| at(line, format!("the label word of {k:?} must be a string")))?;
+            if labels.iter().any(|l| l.name == k) {
+                return Err(at(line, format!("type {k:?} is listed twice; give each type once")));
+            }
             let word =
                 if w.starts_with("<<") && w.ends_with(">>") { w.to_string() } else { format!("<<{w}>>") };
-            labels.push(Label { name: k.clone(), word });
+            labels.push(Label { name: k, word });
         }
-        Self::new(labels).map_err(|e| bad(e.to_string()))
+        Self::new(labels).map_err(|e| at(0, e.to_string()))
     }
 
     /// Resolves a `--labels` argument: a built-in name, `auto` (from `types`), or a JSON file.
@@ -343,5 +395,24 @@ mod tests {
         assert!(LabelSet::from_json_file(&p).is_err());
         std::fs::write(&p, r#"{"Z": "x", "Y": "x"}"#).unwrap();
         assert!(LabelSet::from_json_file(&p).is_err());
+    }
+
+    #[test]
+    fn json_map_takes_a_bom_and_refuses_a_type_listed_twice_at_its_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("m.json");
+        std::fs::write(&p, "\u{feff}{\"PER\": \"person\"}").unwrap();
+        assert_eq!(LabelSet::from_json_file(&p).unwrap().len(), 1);
+        std::fs::write(&p, "{\n  \"PER\": \"a\",\n  \"LOC\": \"b\",\n  \"PER\": \"c\"\n}").unwrap();
+        let e = LabelSet::from_json_file(&p).unwrap_err();
+        let msg = e.to_string();
+        assert!(msg.starts_with(&format!("{}:4: ", p.display())) && msg.contains("twice"), "{msg}");
+        for bad in ["[1]", "{\"A\": 3}", "{", "", "{\"\": \"x\"}"] {
+            std::fs::write(&p, bad).unwrap();
+            let msg = LabelSet::from_json_file(&p).unwrap_err().to_string();
+            assert!(msg.starts_with(&p.display().to_string()), "{bad}: {msg}");
+        }
+        std::fs::write(&p, b"{\"A\": \"\xff\"}").unwrap();
+        assert!(LabelSet::from_json_file(&p).unwrap_err().to_string().contains("UTF-8"));
     }
 }

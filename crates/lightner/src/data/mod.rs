@@ -14,7 +14,7 @@ pub mod words;
 pub use jsonl::JsonlStyle;
 pub use labels::LabelSet;
 pub use scheme::TagScheme;
-pub use sentence::{Sentence, Span, TextAnchor};
+pub use sentence::{Sentence, SharedText, Span, TextAnchor};
 
 use crate::error::{DataErrorKind, Error, Location, Result};
 use std::path::Path;
@@ -39,7 +39,9 @@ pub struct Warning {
 
 impl std::fmt::Display for Warning {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: warning: {}", self.location, self.message)
+        // A warning quotes user data (a tag's type); a huge one is elided like an error's.
+        let message = crate::error::elide(&self.message, 4 * crate::error::QUOTE_CHARS);
+        write!(f, "{}: warning: {message}", self.location)
     }
 }
 

@@ -96,6 +96,11 @@ impl Tag {
         if tag == "O" {
             return Ok(Self::outside());
         }
+        if tag.chars().any(char::is_whitespace) {
+            // A TAB-separated line keeps spaces inside its last column: `B-New York` would make
+            // a type with a space, which no tag can be written back with.
+            return Err(DataErrorKind::TagWhitespace { tag: tag.to_string() });
+        }
         let mut chars = tag.chars();
         let letter = chars.next();
         let dash = chars.next();
@@ -345,6 +350,7 @@ mod tests {
         assert!(matches!(Tag::parse("PER"), Err(DataErrorKind::UnknownTagPrefix { .. })));
         assert!(matches!(Tag::parse("B-"), Err(DataErrorKind::EmptyType { .. })));
         assert!(matches!(Tag::parse("o"), Err(DataErrorKind::UnknownTagPrefix { .. })));
+        assert!(matches!(Tag::parse("B- -X- O"), Err(DataErrorKind::TagWhitespace { .. })));
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! entities, which types, how long sentences and entities are), as a table or as JSON.
 
 use super::sentence::Sentence;
+use crate::pad;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -83,11 +84,12 @@ impl fmt::Display for Stats {
         }
         let width = self.per_type.keys().map(|t| t.chars().count()).max().unwrap_or(0).max(4);
         writeln!(f)?;
-        writeln!(f, "{:<width$}  {:>8}  {:>6}", "type", "mentions", "share")?;
+        // Names padded by hand: a format width panics beyond u16::MAX (see `pad`).
+        writeln!(f, "{}  {:>8}  {:>6}", pad::left("type", width), "mentions", "share")?;
         for (ty, n) in &self.per_type {
             // `entities > 0` whenever a type exists, so the division is safe.
             let share = 100.0 * *n as f64 / self.entities as f64;
-            writeln!(f, "{ty:<width$}  {n:>8}  {share:>5.1}%")?;
+            writeln!(f, "{}  {n:>8}  {share:>5.1}%", pad::left(ty, width))?;
         }
         Ok(())
     }

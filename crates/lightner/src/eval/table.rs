@@ -4,6 +4,7 @@
 use std::fmt;
 
 use super::metrics::{Report, Scores};
+use crate::pad;
 
 /// Decimals of the scores, as seqeval's report with `digits=4`.
 const DIGITS: usize = 4;
@@ -17,7 +18,8 @@ impl Report {
         // seqeval: width = max(longest type name, len("weighted avg"), digits), in characters.
         let name_width = self.per_type.keys().map(|k| k.chars().count()).max().unwrap_or(0);
         let width = name_width.max("weighted avg".len()).max(DIGITS);
-        let mut out = format!("{:>width$} ", "");
+        let mut out = pad::right("", width);
+        out.push(' ');
         for h in ["precision", "recall", "f1-score", "support"] {
             out.push_str(&format!(" {h:>9}"));
         }
@@ -37,9 +39,14 @@ impl Report {
 /// One line: `'{:>{width}s} ' + ' {:>9.{digits}f}' * 3 + ' {:>9}'`. Rust's `{:.4}` rounds the
 /// exact binary value half to even, like Python's `format`.
 fn row(name: &str, s: &Scores, width: usize) -> String {
+    // The name is padded by hand: a format width panics beyond u16::MAX (see `pad`).
     format!(
-        "{name:>width$}  {:>9.DIGITS$} {:>9.DIGITS$} {:>9.DIGITS$} {:>9}",
-        s.precision, s.recall, s.f1, s.support
+        "{}  {:>9.DIGITS$} {:>9.DIGITS$} {:>9.DIGITS$} {:>9}",
+        pad::right(name, width),
+        s.precision,
+        s.recall,
+        s.f1,
+        s.support
     )
 }
 

@@ -53,9 +53,40 @@ fn vocab(words: &BTreeSet<String>) -> Vec<String> {
     v
 }
 
-/// Writes a tiny random backbone to `dir`. Words of `corpus` (already lower-cased or not) become
-/// whole tokens.
+/// The note every tiny backbone folder holds: it says what the folder is, and marks it as one
+/// lightner may replace (a folder without it, a real model say, is never overwritten).
+pub const TINY_NOTE: &str = "TINY-RANDOM-BACKBONE.txt";
+
+/// A tiny backbone folder, as [`crate::io::write_dir_atomic`] sees it.
+pub const TINY_DIR: crate::io::DirKind =
+    crate::io::DirKind { what: "tiny backbone made by lightner", is_ours: |d| d.join(TINY_NOTE).is_file() };
+
+/// Checks that the size can be built: positive sizes, heads dividing the width, room for a
+/// few positions.
+pub fn check_size(size: TinySize) -> Result<()> {
+    let TinySize { d_model, layers, heads, ffn, positions } = size;
+    if d_model == 0 || heads == 0 || !d_model.is_multiple_of(heads) {
+        return Err(Error::Invalid(format!(
+            "width {d_model} must be a positive multiple of the {heads} heads"
+        )));
+    }
+    if layers == 0 || ffn == 0 || positions < 8 {
+        return Err(Error::Invalid(format!(
+            "a tiny backbone needs at least 1 layer, a feed-forward width of 1 and 8 positions (got {layers}, {ffn}, {positions})"
+        )));
+    }
+    Ok(())
+}
+
+/// Writes a tiny random backbone to `dir` atomically (an existing folder is replaced only when it
+/// is a tiny backbone itself, see [`TINY_DIR`]). Words of `corpus` (already lower-cased or not)
+/// become whole tokens.
 pub fn write_tiny(dir: &Path, size: TinySize, corpus: &[Vec<String>], seed: u64) -> Result<()> {
+    check_size(size)?;
+    crate::io::write_dir_atomic(dir, TINY_DIR, |tmp| fill_tiny(tmp, size, corpus, seed))
+}
+
+fn fill_tiny(dir: &Path, size: TinySize, corpus: &[Vec<String>], seed: u64) -> Result<()> {
     let words: BTreeSet<String> = corpus
         .iter()
         .flatten()
@@ -63,7 +94,6 @@ pub fn write_tiny(dir: &Path, size: TinySize, corpus: &[Vec<String>], seed: u64)
         .filter(|w| !w.chars().any(|c| c.is_whitespace() || !c.is_alphanumeric()))
         .collect();
     let vocab = vocab(&words);
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let vocab_file = dir.join("vocab.txt");
     crate::io::write_atomic(&vocab_file, format!("{}\n", vocab.join("\n")).as_bytes())?;
     let wp = WordPiece::from_file(&vocab_file.to_string_lossy())
@@ -88,5 +118,10 @@ pub fn write_tiny(dir: &Path, size: TinySize, corpus: &[Vec<String>], seed: u64)
     crate::io::write_atomic(&dir.join("config.json"), &json)?;
     crate::io::write_atomic(&dir.join("model.safetensors"), &to_safetensors(&weights))?;
     let tjson = tok.to_string(true).map_err(|e| Error::Tokenizer(e.to_string()))?;
-    crate::io::write_atomic(&dir.join("tokenizer.json"), tjson.as_bytes())
+    crate::io::write_atomic(&dir.join("tokenizer.json"), tjson.as_bytes())?;
+    let note = format!(
+        "A tiny BART with random weights (seed {seed}), written by `lightner init-tiny` for tests and \
+         for trying the commands: it can memorise, not generalise.\n"
+    );
+    crate::io::write_atomic(&dir.join(TINY_NOTE), note.as_bytes())
 }

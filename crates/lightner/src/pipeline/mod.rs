@@ -3,6 +3,7 @@
 //! and a [`Tagger`] that turns sentences into scored entities. The CLI is a thin layer over this.
 
 pub mod backbone;
+pub mod entities;
 pub mod pack;
 pub mod session;
 pub mod tagger;
@@ -10,6 +11,7 @@ pub mod tuning;
 pub mod windows;
 
 pub use backbone::Backbone;
+pub use entities::{Entity, document_entities};
 pub use pack::{Manifest, Pack};
 pub use tagger::{DecodeSettings, Tagged, Tagger};
 
@@ -51,6 +53,28 @@ pub struct ModelSpec {
     /// embedding on its own. `alpha` then reports their mean.
     #[serde(default)]
     pub alpha_per_dim: bool,
+}
+
+impl ModelSpec {
+    /// Checks the spec can be built: α in [0, 1], a per-dimension α learnt, prompts of at least
+    /// one position and one unit (a zero-sized prompt has no shape the attention can take).
+    pub fn validate(&self) -> Result<()> {
+        if !(0.0..=1.0).contains(&self.alpha) {
+            return Err(Error::Invalid(format!("alpha {} is not in [0, 1]", self.alpha)));
+        }
+        if self.alpha_per_dim && !self.learn_alpha {
+            return Err(Error::Invalid("a per-dimension alpha is learnt: set learn_alpha too".into()));
+        }
+        if let Some(p) = self.prompt
+            && (p.len == 0 || p.dim == 0)
+        {
+            return Err(Error::Invalid(format!(
+                "prompt length {} and width {} must both be at least 1 (no prompts at all: none)",
+                p.len, p.dim
+            )));
+        }
+        Ok(())
+    }
 }
 
 impl Default for ModelSpec {
@@ -106,12 +130,7 @@ pub fn build(
     seed: u64,
     device: &Device,
 ) -> Result<(LightNer, LabelWords)> {
-    if !(0.0..=1.0).contains(&spec.alpha) {
-        return Err(Error::Invalid(format!("alpha {} is not in [0, 1]", spec.alpha)));
-    }
-    if spec.alpha_per_dim && !spec.learn_alpha {
-        return Err(Error::Invalid("a per-dimension alpha is learnt: set learn_alpha too".into()));
-    }
+    spec.validate()?;
     let words = LabelWords::new(labels, &bb.tokenizer, spec.label_mode)?;
     let bart = load_bart(bb, &words, device)?;
     let prompts = spec.prompt.map(|p| Prompts::init(prompt_shape(bb, p), seed, device));

@@ -28,6 +28,11 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
 
+/// A pack folder, as [`crate::io::write_dir_atomic`] sees it: one holding a `manifest.json`.
+/// Commands that write a pack check their `--out` against it before training.
+pub const PACK_DIR: crate::io::DirKind =
+    crate::io::DirKind { what: "prompt pack", is_ours: |d| d.join("manifest.json").is_file() };
+
 /// The format name written in every manifest.
 pub const FORMAT: &str = "lightner-pack";
 /// The manifest format version this library reads and writes.
@@ -82,6 +87,29 @@ pub struct Manifest {
     pub text_words: WordSplit,
     /// FNV-1a 64 of `pack.safetensors`.
     pub checksum: String,
+}
+
+impl Manifest {
+    /// Parses and checks a `manifest.json` (`path` is only used in messages): its format and
+    /// version, its label set, its model spec and its decoding defaults, so that a corrupted or
+    /// hand-edited manifest is refused when the pack is opened, never half-way through a job.
+    pub fn parse(path: &Path, bytes: &[u8]) -> Result<Self> {
+        let bad = |m: String| Error::Invalid(format!("{}: {m}", path.display()));
+        let manifest: Manifest = serde_json::from_slice(bytes).map_err(|e| {
+            Error::Invalid(format!("{}:{}: not a lightner pack manifest: {e}", path.display(), e.line()))
+        })?;
+        if manifest.format != FORMAT || manifest.format_version != FORMAT_VERSION {
+            return Err(bad(format!(
+                "format {:?} version {} is not {FORMAT} version {FORMAT_VERSION}",
+                crate::error::elide(&manifest.format, crate::error::QUOTE_CHARS),
+                manifest.format_version
+            )));
+        }
+        LabelSet::new(manifest.labels.clone()).map_err(|e| bad(e.to_string()))?;
+        manifest.model.validate().map_err(|e| bad(e.to_string()))?;
+        manifest.decoding.validate().map_err(|e| bad(e.to_string()))?;
+        Ok(manifest)
+    }
 }
 
 /// A loaded pack: its manifest and tensors (host memory).
@@ -191,47 +219,23 @@ impl Pack {
         f32_safetensors(&tensors, None)
     }
 
-    /// Writes the pack directory `dir` (replacing an existing pack there).
+    /// Writes the pack directory `dir` atomically, replacing an existing pack there; any other
+    /// existing folder is refused (see [`PACK_DIR`]).
     pub fn save(&mut self, dir: &Path) -> Result<()> {
         let bytes = self.serialize()?;
         self.manifest.checksum = fnv_hex(&bytes);
         let json = serde_json::to_vec_pretty(&self.manifest).map_err(|e| Error::Invalid(e.to_string()))?;
-        let mut tmp = dir.as_os_str().to_owned();
-        tmp.push(".tmp");
-        let tmp = std::path::PathBuf::from(tmp);
-        if tmp.exists() {
-            std::fs::remove_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
-        }
-        std::fs::create_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
-        crate::io::write_atomic(&tmp.join("pack.safetensors"), &bytes)?;
-        crate::io::write_atomic(&tmp.join("manifest.json"), &json)?;
-        if dir.exists() {
-            if !dir.join("manifest.json").is_file() {
-                return Err(Error::Invalid(format!(
-                    "{} exists and is not a pack; choose another --out or remove it",
-                    dir.display()
-                )));
-            }
-            std::fs::remove_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        }
-        std::fs::rename(&tmp, dir).map_err(|e| Error::io(dir, e))
+        crate::io::write_dir_atomic(dir, PACK_DIR, |tmp| {
+            crate::io::write_atomic(&tmp.join("pack.safetensors"), &bytes)?;
+            crate::io::write_atomic(&tmp.join("manifest.json"), &json)
+        })
     }
 
     /// Reads and checks a pack directory.
     pub fn load(dir: &Path) -> Result<Self> {
         let mpath = dir.join("manifest.json");
-        let text = std::fs::read_to_string(&mpath).map_err(|e| Error::io(&mpath, e))?;
-        let manifest: Manifest = serde_json::from_str(&text).map_err(|e| {
-            Error::Invalid(format!("{}:{}: not a lightner pack manifest: {e}", mpath.display(), e.line()))
-        })?;
-        if manifest.format != FORMAT || manifest.format_version != FORMAT_VERSION {
-            return Err(Error::Invalid(format!(
-                "{}: format {:?} version {} is not {FORMAT} version {FORMAT_VERSION}",
-                mpath.display(),
-                manifest.format,
-                manifest.format_version
-            )));
-        }
+        let bytes = std::fs::read(&mpath).map_err(|e| Error::io(&mpath, e))?;
+        let manifest = Manifest::parse(&mpath, &bytes)?;
         let tpath = dir.join("pack.safetensors");
         let bytes = std::fs::read(&tpath).map_err(|e| Error::io(&tpath, e))?;
         if fnv_hex(&bytes) != manifest.checksum {

@@ -5,7 +5,7 @@ use super::backbone::Backbone;
 use super::windows;
 use crate::data::{LabelSet, Sentence};
 use crate::decode::{self, Constraint, ScoredSpan, SearchConfig, SearchInput};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::eval::{DeepKeScores, Evaluator, Report, Seq2SeqSpanMetric};
 use crate::model::LightNer;
 use crate::model::batch::source_tensors;
@@ -28,6 +28,29 @@ pub struct DecodeSettings {
     pub constrained: bool,
     /// Sentences decoded together.
     pub batch_size: usize,
+}
+
+impl DecodeSettings {
+    /// Checks every setting: at least one beam and one sentence per batch, a finite length
+    /// penalty >= 0, a finite length ratio >= 0.
+    pub fn validate(&self) -> Result<()> {
+        if self.num_beams == 0 || self.batch_size == 0 {
+            return Err(Error::Invalid("decoding needs at least one beam and one sentence per batch".into()));
+        }
+        if !(self.length_penalty.is_finite() && self.length_penalty >= 0.0) {
+            return Err(Error::Invalid(format!(
+                "length penalty {} is not a finite number >= 0",
+                self.length_penalty
+            )));
+        }
+        if !(self.src_seq_ratio.is_finite() && self.src_seq_ratio >= 0.0) {
+            return Err(Error::Invalid(format!(
+                "source-length ratio {} is not a finite number >= 0",
+                self.src_seq_ratio
+            )));
+        }
+        Ok(())
+    }
 }
 
 impl Default for DecodeSettings {
@@ -104,6 +127,7 @@ impl<'a> Tagger<'a> {
 
     /// Tags sentences (lists of words).
     pub fn tag(&self, model: &LightNer, sentences: &[Vec<String>]) -> Result<Vec<Tagged>> {
+        self.settings.validate()?;
         // Sentences that do not fit are cut into overlapping word windows.
         let mut units = Vec::new();
         let mut plans: Vec<Vec<(usize, usize)>> = Vec::with_capacity(sentences.len());

@@ -1,7 +1,7 @@
 //! Resumable training checkpoints: a directory with the trainable parameters (`params`), the best
 //! parameters so far (`best`), the optimizer state (`optim.bpk`, burn's format) and the loop state
-//! (`state.json`). A new checkpoint is written whole into `<dir>.tmp` and then swapped in, so a
-//! crash leaves either the old or the new one.
+//! (`state.json`). A new checkpoint is written whole into a staging folder beside it and then
+//! swapped in ([`crate::io::write_dir_atomic`]), so a crash leaves either the old or the new one.
 
 use super::trainer::EpochLog;
 use crate::error::{Error, Result};
@@ -64,32 +64,25 @@ pub fn load_params(path: &Path) -> Result<BTreeMap<String, SavedParam>> {
         .collect()
 }
 
-fn tmp_of(dir: &Path) -> PathBuf {
-    let mut s = dir.as_os_str().to_owned();
-    s.push(".tmp");
-    PathBuf::from(s)
-}
+/// A checkpoint folder, as [`crate::io::write_dir_atomic`] sees it: one holding `state.json`.
+pub const CHECKPOINT_DIR: crate::io::DirKind =
+    crate::io::DirKind { what: "training checkpoint", is_ours: |d| d.join("state.json").is_file() };
 
-/// The directory holding the newest complete checkpoint, if any.
+/// The directory holding the newest complete checkpoint, if any: `dir`, or what an interrupted
+/// swap left beside it (`state.json` is written last, so a folder holding it is complete).
 pub fn existing(dir: &Path) -> Option<PathBuf> {
-    [dir.to_path_buf(), tmp_of(dir)].into_iter().find(|d| d.join("state.json").is_file())
+    let [staging, old] = crate::io::dir_leftovers(dir);
+    [dir.to_path_buf(), staging, old].into_iter().find(|d| d.join("state.json").is_file())
 }
 
 /// Writes a checkpoint: `write` fills the fresh directory it is given, then `state.json` is added
 /// and the directory swapped in.
 pub fn commit(dir: &Path, state: &LoopState, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
-    let tmp = tmp_of(dir);
-    if tmp.exists() {
-        std::fs::remove_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
-    }
-    std::fs::create_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
-    write(&tmp)?;
     let json = serde_json::to_vec_pretty(state).map_err(|e| Error::Invalid(e.to_string()))?;
-    crate::io::write_atomic(&tmp.join("state.json"), &json)?;
-    if dir.exists() {
-        std::fs::remove_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    }
-    std::fs::rename(&tmp, dir).map_err(|e| Error::io(dir, e))
+    crate::io::write_dir_atomic(dir, CHECKPOINT_DIR, |tmp| {
+        write(tmp)?;
+        crate::io::write_atomic(&tmp.join("state.json"), &json)
+    })
 }
 
 /// Reads `state.json` of a checkpoint directory.

@@ -138,6 +138,7 @@ pub fn train(
     obs: &mut dyn Observer,
     checkpoint: Option<&Path>,
 ) -> Result<(LightNer, TrainSummary)> {
+    cfg.validate()?;
     if examples.is_empty() {
         return Err(Error::Invalid("no training sentences".into()));
     }
