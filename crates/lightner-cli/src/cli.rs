@@ -36,7 +36,7 @@ pub struct Cli {
 }
 
 /// Flags accepted before or after any subcommand.
-#[derive(Debug, Clone, Copy, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct GlobalArgs {
     /// Print no warnings or progress on stderr (errors are still printed).
     // The high display orders keep the global flags after each subcommand's own in `--help`.
@@ -47,6 +47,21 @@ pub struct GlobalArgs {
     /// and ignore it.
     #[arg(long, global = true, display_order = 901, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024), allow_negative_numbers = true)]
     pub threads: Option<u32>,
+
+    /// Where model commands compute: cpu, or cuda / cuda:N in a build with the `cuda` feature
+    /// (`cargo build --release -p lightner-cli --features cuda`). Data commands ignore it.
+    #[arg(long, global = true, display_order = 902, value_name = "DEVICE", default_value = "cpu", value_parser = parse_device)]
+    pub device: String,
+}
+
+/// `--device`: checked when parsed (a typo is a usage error), opened by the command that needs
+/// it (a CUDA device of a build without CUDA is a runtime error that says how to rebuild).
+fn parse_device(s: &str) -> Result<String, String> {
+    let ok = s == "cpu"
+        || s == "cuda"
+        || s.strip_prefix("cuda:")
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) && n.len() <= 3);
+    if ok { Ok(s.to_string()) } else { Err(format!("`{}` is not cpu, cuda or cuda:N", values::clip(s))) }
 }
 
 /// The subcommands.
@@ -770,5 +785,18 @@ mod tests {
         assert_eq!(args.scheme, Some(TagScheme::Bio));
         assert!(Cli::try_parse_from(["lightner", "stats", "--scheme", "bioul", "f"]).is_err());
         assert!(Cli::try_parse_from(["lightner", "--threads", "0", "stats", "f"]).is_err());
+    }
+
+    #[test]
+    fn device_is_checked_when_parsed() {
+        for ok in ["cpu", "cuda", "cuda:0", "cuda:12"] {
+            let cli = Cli::try_parse_from(["lightner", "bench", "--device", ok]).unwrap();
+            assert_eq!(cli.global.device, ok);
+        }
+        assert_eq!(Cli::try_parse_from(["lightner", "bench"]).unwrap().global.device, "cpu");
+        for bad in ["gpu", "cuda:", "cuda:x", "cuda:-1", "CPU", ""] {
+            let err = Cli::try_parse_from(["lightner", "bench", "--device", bad]).unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{bad}");
+        }
     }
 }

@@ -47,9 +47,10 @@ fn report(err: &anyhow::Error) -> ExitCode {
 /// The most characters of one cause that an error message prints.
 const MAX_CAUSE_CHARS: usize = 4000;
 
-/// The error and its causes joined by `: ` like `{err:#}`, except that a cause whose text the
-/// message already contains is skipped: some errors (the library's I/O error) print their source
-/// in their own message and also return it as `source()`, which `{:#}` would show twice.
+/// The error and its causes joined by `: ` like `{err:#}` (the library's I/O error prints only its
+/// path and returns the OS error as `source()`, so the chain is what names both), except that a
+/// cause whose text the message already contains is skipped: some third-party errors repeat
+/// their source's text in their own message, which `{:#}` would show twice.
 fn message(err: &anyhow::Error) -> String {
     let mut msg = String::new();
     for cause in err.chain() {

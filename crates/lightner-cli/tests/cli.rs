@@ -276,3 +276,13 @@ fn model_commands_run_with_tuned_malloc_unless_the_user_says_otherwise() {
     );
     assert_eq!(bench_malloc(&[("LIGHTNER_SYSTEM_MALLOC", "1")]), json!(null));
 }
+
+/// `--device cuda` in a build without the `cuda` feature: a runtime error that says how to
+/// rebuild (a typo of the device name is a usage error, tested in `cli.rs`).
+#[test]
+#[cfg(not(feature = "cuda"))]
+fn a_cuda_device_without_the_feature_says_how_to_rebuild() {
+    let o = lightner(&["bench", "--shape", "tiny", "--repeats", "1", "--device", "cuda:0"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--features"), "{}", stderr(&o));
+}

@@ -145,7 +145,7 @@ fn model(shape: BenchShape, device: &Device) -> Result<LightNer> {
         "encoder_ffn_dim": shape.ffn, "decoder_ffn_dim": shape.ffn, "vocab_size": shape.vocab,
         "max_position_embeddings": 1024
     }))
-    .map_err(|e| crate::Error::Invalid(e.to_string()))?;
+    .map_err(|e| crate::Error::Internal(e.to_string()))?;
     let w = Weights::from_tensors(&random_bart(
         &cfg,
         RandomInit { std: 0.02, bias_std: 0.02, ln_std: 0.02, seed: 1 },

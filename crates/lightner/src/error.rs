@@ -204,21 +204,33 @@ mod tests {
         assert_eq!(elide("abcdefghij", 4), "ab…[6 characters elided]…ij");
         assert_eq!(quote("a\"b"), "\"a\\\"b\"");
     }
+
+    #[test]
+    fn io_errors_carry_their_cause_as_source_once() {
+        let e = Error::io("x.txt", std::io::Error::new(std::io::ErrorKind::NotFound, "gone"));
+        assert_eq!(e.to_string(), "x.txt");
+        assert!(std::error::Error::source(&e).is_some());
+        assert_eq!(report(&e), "x.txt: gone");
+        assert_eq!(e.kind_name(), "io");
+    }
 }
 
-/// Errors of the lightner library.
+/// Errors of the lightner library, by kind, so that a caller can tell a user's mistake from a
+/// broken file or a bug (the CLI prints them all; a server maps them to status codes, see
+/// [`Error::kind_name`]). Messages name the file (and line) they concern.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// Reading or writing a file failed. (The OS error is part of the message, not a separate
-    /// source, so that error chains do not print it twice.)
-    #[error("{path}: {cause}")]
+    /// Reading or writing a file failed. The OS error is the [`source`](std::error::Error::source),
+    /// not part of this message: print the chain (`{:#}` with anyhow, or [`report`]).
+    #[error("{}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
         /// What the OS said.
-        cause: std::io::Error,
+        #[source]
+        source: std::io::Error,
     },
-    /// A labelled-data input is malformed.
+    /// A labelled-data input (or label map) is malformed.
     #[error("{location}: {kind}")]
     Data {
         /// File and line.
@@ -226,12 +238,52 @@ pub enum Error {
         /// What is wrong.
         kind: DataErrorKind,
     },
+    /// A setting is out of range, or settings do not go together (the caller's mistake).
+    #[error("{0}")]
+    Config(String),
+    /// An output cannot be written where asked (an existing folder lightner did not write, a
+    /// folder where a file is wanted).
+    #[error("{0}")]
+    Output(String),
+    /// Backbone files (config, weights, tokenizer beside them) are unreadable or do not fit
+    /// together.
+    #[error("{0}")]
+    Weights(String),
+    /// A model on the Hugging Face hub could not be resolved or downloaded.
+    #[error("{0}")]
+    Hub(String),
+    /// A prompt pack is unreadable, corrupted, or belongs to another backbone.
+    #[error("{0}")]
+    Pack(String),
+    /// A resumable state (training checkpoint, tune trial log) is unreadable or belongs to
+    /// another run.
+    #[error("{0}")]
+    Checkpoint(String),
+    /// Training cannot go on with this data (nothing to train on, a sentence too long).
+    #[error("{0}")]
+    Training(String),
+    /// The training loss became NaN or infinite.
+    #[error("{0}")]
+    NonFinite(String),
     /// The tokenizer could not be loaded or failed.
     #[error("tokenizer: {0}")]
     Tokenizer(String),
-    /// An argument or configuration value is invalid.
-    #[error("{0}")]
-    Invalid(String),
+    /// Something that should not happen did (a tensor read back in an unexpected type, a
+    /// serialisation of our own structures failed): a bug to report.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// The error and its causes joined by `: `, as a user should read it.
+pub fn report(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = err.to_string();
+    let mut cause = err.source();
+    while let Some(c) = cause {
+        out.push_str(": ");
+        out.push_str(&c.to_string());
+        cause = c.source();
+    }
+    out
 }
 
 impl Error {
@@ -242,7 +294,26 @@ impl Error {
 
     /// An I/O error about `path`.
     pub fn io(path: impl AsRef<Path>, source: std::io::Error) -> Self {
-        Self::Io { path: path.as_ref().to_path_buf(), cause: source }
+        Self::Io { path: path.as_ref().to_path_buf(), source }
+    }
+
+    /// A short, stable name of the kind (`data`, `config`, `io`, ...), for machine-readable
+    /// error reports such as a server's `error_type`.
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            Self::Io { .. } => "io",
+            Self::Data { .. } => "data",
+            Self::Config(_) => "config",
+            Self::Output(_) => "output",
+            Self::Weights(_) => "weights",
+            Self::Hub(_) => "hub",
+            Self::Pack(_) => "pack",
+            Self::Checkpoint(_) => "checkpoint",
+            Self::Training(_) => "training",
+            Self::NonFinite(_) => "non_finite",
+            Self::Tokenizer(_) => "tokenizer",
+            Self::Internal(_) => "internal",
+        }
     }
 
     /// The data-error kind, if this is one (handy in tests and for exit codes).

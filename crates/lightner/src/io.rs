@@ -20,9 +20,9 @@ pub fn write_atomic_with(
 ) -> Result<()> {
     let dir = parent_of(path);
     let name =
-        path.file_name().ok_or_else(|| Error::Invalid(format!("{}: not a file path", path.display())))?;
+        path.file_name().ok_or_else(|| Error::Output(format!("{}: not a file path", path.display())))?;
     if path.is_dir() {
-        return Err(Error::Invalid(format!("{}: is a folder, not a file; give a file path", path.display())));
+        return Err(Error::Output(format!("{}: is a folder, not a file; give a file path", path.display())));
     }
     let (tmp, file) = (0..1000)
         .find_map(|n| {
@@ -33,7 +33,7 @@ pub fn write_atomic_with(
                 Err(e) => Some(Err(Error::io(path, e))),
             }
         })
-        .unwrap_or_else(|| Err(Error::Invalid(format!("{}: no free temporary name", path.display()))))?;
+        .unwrap_or_else(|| Err(Error::Output(format!("{}: no free temporary name", path.display()))))?;
     let result = (|| {
         let mut w = std::io::BufWriter::new(file);
         fill(&mut w)?;
@@ -90,7 +90,7 @@ pub struct DirKind {
 pub fn check_dir_target(dir: &Path, kind: DirKind) -> Result<()> {
     let replaceable = dir.is_dir() && (is_empty_dir(dir) || (kind.is_ours)(dir));
     if dir.exists() && !replaceable {
-        return Err(Error::Invalid(format!(
+        return Err(Error::Output(format!(
             "{} exists and is not a {}; lightner replaces only its own outputs: choose another path or move it away",
             dir.display(),
             kind.what
@@ -98,7 +98,7 @@ pub fn check_dir_target(dir: &Path, kind: DirKind) -> Result<()> {
     }
     for d in dir_leftovers(dir) {
         if d.exists() && !d.join(STAGING_MARK).is_file() {
-            return Err(Error::Invalid(format!(
+            return Err(Error::Output(format!(
                 "{} exists and was not made by lightner (it would be used as a temporary folder); move it away",
                 d.display()
             )));
@@ -151,7 +151,7 @@ fn is_empty_dir(dir: &Path) -> bool {
 fn clear_leftover(path: &Path) -> Result<()> {
     if path.exists() {
         if !path.join(STAGING_MARK).is_file() {
-            return Err(Error::Invalid(format!(
+            return Err(Error::Output(format!(
                 "{} exists and was not made by lightner; move it away",
                 path.display()
             )));
@@ -188,10 +188,10 @@ pub fn f32_safetensors(
         .map(|((n, _, s), b)| {
             TensorView::new(Dtype::F32, s.clone(), b)
                 .map(|v| (n.clone(), v))
-                .map_err(|e| Error::Invalid(format!("tensor {n}: {e}")))
+                .map_err(|e| Error::Internal(format!("tensor {n}: {e}")))
         })
         .collect::<Result<_>>()?;
-    safetensors::serialize(views, metadata).map_err(|e| Error::Invalid(e.to_string()))
+    safetensors::serialize(views, metadata).map_err(|e| Error::Internal(e.to_string()))
 }
 
 /// Reads every tensor of a safetensors image written by [`f32_safetensors`], with its metadata.
@@ -200,7 +200,7 @@ pub fn read_f32_safetensors(
     path: &Path,
     bytes: &[u8],
 ) -> Result<(Vec<F32Tensor>, std::collections::HashMap<String, String>)> {
-    let bad = |m: String| Error::Invalid(format!("{}: {m}", path.display()));
+    let bad = |m: String| Error::Pack(format!("{}: {m}", path.display()));
     let (_, meta) = safetensors::SafeTensors::read_metadata(bytes).map_err(|e| bad(e.to_string()))?;
     let st = safetensors::SafeTensors::deserialize(bytes).map_err(|e| bad(e.to_string()))?;
     let mut out = Vec::new();
@@ -291,7 +291,7 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         let out = root.path().join("p");
         write_dir_atomic(&out, KIND, fill_with("one")).unwrap();
-        let err = write_dir_atomic(&out, KIND, |_| Err(Error::Invalid("disk full".into())));
+        let err = write_dir_atomic(&out, KIND, |_| Err(Error::Internal("disk full".into())));
         assert!(err.is_err());
         assert_eq!(std::fs::read(out.join("manifest.json")).unwrap(), b"one");
         assert_eq!(std::fs::read_dir(root.path()).unwrap().count(), 1);

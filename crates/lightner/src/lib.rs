@@ -10,7 +10,7 @@
 //!    [`data::Sentence`]s: words plus typed word spans. No tensors.
 //! 2. [`tokenize`] turns words into sub-token ids with an alignment ([`tokenize::Alignment`]), and
 //!    its [`tokenize::codec`] maps spans to the pointer-target sequences the decoder learns and
-//!    back (spec §4).
+//!    back (docs/deepke.md §4).
 //! 3. [`eval`] scores predicted spans against gold ones (entity-level P/R/F1, seqeval strict;
 //!    optionally DeepKE's `Seq2SeqSpanMetric`). No tensors.
 #![warn(missing_docs)]

@@ -1,4 +1,4 @@
-//! The fusion weight α of the pointer (spec §5.5): source rows are α·H_enc + (1−α)·E[src].
+//! The fusion weight α of the pointer (docs/deepke.md §5.5): source rows are α·H_enc + (1−α)·E[src].
 //! Checked on the tensors: α = 0 leaves only the word embedding, α = 1 only the hidden state; a
 //! pack trained with α = 0.3 predicts with 0.3; a learnt α receives a gradient and moves, and
 //! its pack keeps the value it reached; so does one α per hidden dimension.

@@ -114,7 +114,7 @@ fn run_case(dir: &Path) {
         let ids = codec.decoder_input_ids(&row_tgt, &row_src, &label_inputs, special);
         dec_ids.extend(ids[..t - 1].iter().map(|x| x.0 as i64));
         let len = src_len[r] as usize;
-        // Pointer mask in DeepKE's space: bos, the first eos and everything after it (§5.5).
+        // Pointer mask in DeepKE's space: bos, the first eos and everything after it (docs/deepke.md §5.5).
         let first_eos = row_src.iter().position(|&x| x == special.eos).unwrap_or(len);
         for p in 0..s {
             src_pad.push(p >= len);
@@ -263,7 +263,7 @@ fn extra_cases_from_env_match_deepke() {
     }
 }
 
-/// Label-word initialisation from a copy (§2.1, fixing §13.5): restore the vocabulary rows that
+/// Label-word initialisation from a copy (docs/deepke.md §2.1, fixing docs/deepke.md §13.5): restore the vocabulary rows that
 /// DeepKE's in-place averaging overwrote, recompute the label rows, and compare with the
 /// fixture's means taken from the unmodified embedding.
 #[test]

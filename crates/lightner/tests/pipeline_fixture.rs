@@ -118,7 +118,7 @@ fn reproduces_deepke_data_pipeline() {
 
 #[test]
 fn added_label_ids_follow_decreasing_length() {
-    // Spec §2.1 worked example: <<organization>> gets V, <<location>> V+1, <<person>> V+2,
+    // Spec docs/deepke.md §2.1 worked example: <<organization>> gets V, <<location>> V+1, <<person>> V+2,
     // <<others>> V+3; label_ids in dictionary order are [V+1, V+2, V, V+3].
     let tok = WordTokenizer::from_file(&root().join("parity/tokenizer/tokenizer.json")).unwrap();
     let labels = LabelSet::builtin("conll2003").unwrap();

@@ -14,7 +14,7 @@ pub fn run(global: &GlobalArgs, args: &BenchArgs, out: &mut dyn Write) -> anyhow
     if !global.quiet {
         eprintln!("building a random model and timing {} repeats of each measurement...", args.repeats);
     }
-    let report = bench::run(shape, args.repeats as usize, &burn::tensor::Device::flex())?;
+    let report = bench::run(shape, args.repeats as usize, &lightner::model::device::device(&global.device)?)?;
     // The allocator settings change the timings (see `malloc`), so the report names them.
     let malloc = crate::malloc::current();
     if args.json {

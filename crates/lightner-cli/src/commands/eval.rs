@@ -12,7 +12,7 @@ pub fn run(global: &GlobalArgs, args: &EvalArgs, out: &mut dyn Write) -> anyhow:
     let (bb, pack) = open_pack(global, &args.pack, args.model.as_deref())?;
     let labels = pack.labels()?;
     labels.check_covers(&args.data, &data)?;
-    let device = lightner::model::device::device("cpu")?;
+    let device = lightner::model::device::device(&global.device)?;
     let (model, words) = pack.model(&bb, &device)?;
     let settings = decode_settings(pack.manifest.decoding, &args.decode);
     let tagger = Tagger::new(&bb, labels, words, pack.manifest.model.pointer_space, settings);

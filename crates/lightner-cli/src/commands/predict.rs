@@ -75,7 +75,7 @@ pub fn run(global: &GlobalArgs, args: &PredictArgs, out: &mut dyn Write) -> anyh
     }
     set_threads(global)?;
     let (bb, pack) = open_pack(global, &args.pack, args.model.as_deref())?;
-    let device = lightner::model::device::device("cpu")?;
+    let device = lightner::model::device::device(&global.device)?;
     let (model, words) = pack.model(&bb, &device)?;
     let settings = decode_settings(pack.manifest.decoding, &args.decode);
     // Raw text is split as the training data was (characters for CLUENER-style corpora).

@@ -16,7 +16,7 @@ fn read_pred(global: &GlobalArgs, args: &ScoreArgs, gold: Format) -> anyhow::Res
     let (Format::Conll(gold_scheme), None) = (gold, args.scheme) else {
         return read(global, &args.pred, args.scheme);
     };
-    let detected = read(&GlobalArgs { quiet: true, ..*global }, &args.pred, None)?;
+    let detected = read(&GlobalArgs { quiet: true, ..global.clone() }, &args.pred, None)?;
     match detected.format {
         Format::Conll(s) if s != gold_scheme => {}
         _ => return read(global, &args.pred, None),

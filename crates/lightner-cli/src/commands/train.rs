@@ -133,7 +133,7 @@ pub fn run(global: &GlobalArgs, args: &TrainArgs, out: &mut dyn Write) -> anyhow
         train: train_what(&bb, &args.training, global.quiet),
     };
     let decoding = decode_settings(DecodeSettings::default(), &args.decode);
-    let device = lightner::model::device::device("cpu")?;
+    let device = lightner::model::device::device(&global.device)?;
     let bar = progress_bar(global.quiet, "steps")?;
     let mut progress = Progress { bar: bar.clone(), quiet: global.quiet };
     let quiet = global.quiet;

@@ -145,7 +145,7 @@ pub fn run(global: &GlobalArgs, args: &TuneArgs, out: &mut dyn Write) -> anyhow:
         spec: spec.clone(),
         config: config.clone(),
         decoding,
-        device: lightner::model::device::device("cpu")?,
+        device: lightner::model::device::device(&global.device)?,
     };
     if !global.quiet {
         let how = match &data.dev {

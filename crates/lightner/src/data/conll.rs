@@ -1,7 +1,7 @@
 //! CoNLL-style files: one token per line with its tag in the last column (two or more columns,
 //! TAB- or space-separated), a blank line between sentences, `-DOCSTART-` lines skipped, CRLF and a
 //! UTF-8 byte-order mark tolerated, and a last sentence kept without a trailing blank line.
-//! Unlike DeepKE's reader (spec §1.1, §13.10), nothing here depends on the file's path and no
+//! Unlike DeepKE's reader (docs/deepke.md §1.1, docs/deepke.md §13.10), nothing here depends on the file's path and no
 //! sentence is lost.
 
 use super::scheme::{self, Tag, TagScheme};

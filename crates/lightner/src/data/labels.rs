@@ -1,5 +1,5 @@
 //! Label sets: the entity types a model knows, in target order, each with its *label word*
-//! (`<<location>>`), the verbaliser whose embedding scores the label (spec §2, §11).
+//! (`<<location>>`), the verbaliser whose embedding scores the label (docs/deepke.md §2, docs/deepke.md §11).
 //!
 //! A label set comes from a built-in map (the reference's datasets), a user's JSON map
 //! (`{"PER": "<<person>>", ...}`, order kept), or automatically from the tag names found in the
@@ -18,7 +18,7 @@ pub struct Label {
     pub word: String,
 }
 
-/// The label map of the reference's datasets, in the reference's (target) order (spec §11).
+/// The label map of the reference's datasets, in the reference's (target) order (docs/deepke.md §11).
 pub const BUILTIN: [&str; 5] = ["conll2003", "mit-movie", "mit-restaurant", "atis", "cluener2020"];
 
 const CONLL2003: [(&str, &str); 4] =
@@ -173,14 +173,14 @@ fn line_of_key(text: &str, key: &str, nth: usize) -> usize {
 }
 
 /// The automatic verbaliser: lower-case, `.` and `_` become spaces, wrapped in `<< >>`.
-/// For every non-CoNLL built-in map it gives exactly the reference's label words (spec §11).
+/// For every non-CoNLL built-in map it gives exactly the reference's label words (docs/deepke.md §11).
 pub fn verbalize(ty: &str) -> String {
     let inner: String =
         ty.to_lowercase().chars().map(|c| if c == '.' || c == '_' || c == '-' { ' ' } else { c }).collect();
     format!("<<{}>>", inner.split_whitespace().collect::<Vec<_>>().join(" "))
 }
 
-/// An ordered set of labels. Label `j` is target index `j + 2` (spec §4.1). Type names are
+/// An ordered set of labels. Label `j` is target index `j + 2` (docs/deepke.md §4.1). Type names are
 /// matched case-insensitively, as the reference lower-cases them.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct LabelSet {
@@ -191,20 +191,20 @@ impl LabelSet {
     /// A label set from labels in target order; rejects empty or duplicate names and words.
     pub fn new(labels: Vec<Label>) -> Result<Self> {
         if labels.is_empty() {
-            return Err(Error::Invalid("a label set needs at least one label".into()));
+            return Err(Error::Config("a label set needs at least one label".into()));
         }
         for (i, l) in labels.iter().enumerate() {
             if l.name.trim().is_empty() || l.word.trim().is_empty() {
-                return Err(Error::Invalid(format!("label {i} has an empty name or label word")));
+                return Err(Error::Config(format!("label {i} has an empty name or label word")));
             }
             if let Some(d) = labels[..i].iter().find(|o| o.name.eq_ignore_ascii_case(&l.name)) {
-                return Err(Error::Invalid(format!(
+                return Err(Error::Config(format!(
                     "labels {:?} and {:?} name the same type",
                     d.name, l.name
                 )));
             }
             if let Some(d) = labels[..i].iter().find(|o| o.word == l.word) {
-                return Err(Error::Invalid(format!(
+                return Err(Error::Config(format!(
                     "types {:?} and {:?} share the label word {:?}; label words must differ",
                     d.name, l.name, l.word
                 )));
@@ -289,7 +289,7 @@ impl LabelSet {
         if path.exists() {
             return Self::from_json_file(path);
         }
-        Err(Error::Invalid(format!(
+        Err(Error::Config(format!(
             "--labels {spec:?} is neither a built-in map ({}), `auto`, nor an existing JSON file",
             BUILTIN.join(", ")
         )))

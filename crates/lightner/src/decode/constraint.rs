@@ -1,7 +1,7 @@
 //! Constrained decoding: which target indices may come next so that the sequence decodes to valid,
 //! non-overlapping spans. Plain vectors, no tensors; the search turns the answer into a mask.
 //!
-//! Rules, in target space `[bos | eos | labels | positions]` (spec §4.1):
+//! Rules, in target space `[bos | eos | labels | positions]` (docs/deepke.md §4.1):
 //! * Between entities (after bos or a label): eos, or a pointer to an allowed position past the
 //!   last position already used — entities come in source order and never overlap.
 //! * Inside an entity (after a pointer): a pointer to a later allowed position, or a label. In

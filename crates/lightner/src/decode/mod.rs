@@ -10,7 +10,7 @@ pub use search::{Generated, SearchConfig, SearchInput, search};
 use crate::data::{LabelSet, Span};
 use crate::tokenize::{Alignment, Codec, Decoded, TargetIdx};
 
-/// The length limit of a row (spec §7.1): `floor(ratio · src_len) + max_new` when `ratio ≠ 0`,
+/// The length limit of a row (docs/deepke.md §7.1): `floor(ratio · src_len) + max_new` when `ratio ≠ 0`,
 /// else `max_new`; `src_len` counts bos and eos, the result counts the leading bos. At least 2,
 /// so that eos always fits.
 pub fn max_len(src_len: usize, ratio: f64, max_new: usize) -> usize {

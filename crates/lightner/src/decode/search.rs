@@ -4,9 +4,9 @@
 //! of the work (their cache rows are not carried to the next step).
 //!
 //! Scores are sums of log-probabilities; hypotheses are ranked by `score / len^length_penalty`
-//! with `len` counting bos, as the reference's `BeamHypotheses` (spec §7.3). A row stops as soon
+//! with `len` counting bos, as the reference's `BeamHypotheses` (docs/deepke.md §7.3). A row stops as soon
 //! as it holds `num_beams` finished hypotheses, so one beam is exactly greedy search. Lengths
-//! follow §7.1: eos is forced when a row reaches its `max_len`.
+//! follow docs/deepke.md §7.1: eos is forced when a row reaches its `max_len`.
 
 use super::constraint::Constraint;
 use crate::model::LightNer;

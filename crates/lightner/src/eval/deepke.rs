@@ -1,7 +1,7 @@
-//! DeepKE's `Seq2SeqSpanMetric` (spec §8.1), reproduced exactly, quirks included, so that our
+//! DeepKE's `Seq2SeqSpanMetric` (docs/deepke.md §8.1), reproduced exactly, quirks included, so that our
 //! numbers can be compared with DeepKE's training logs.
 //!
-//! It works in target space (spec §4.1): 0 is bos, 1 is eos, `2..C+2` are the C entity labels
+//! It works in target space (docs/deepke.md §4.1): 0 is bos, 1 is eos, `2..C+2` are the C entity labels
 //! and every index `>= C+2` is a pointer to a source sub-token. A row is what the decoder
 //! produced (or the gold target), bos first. The reference is
 //! `deepke/name_entity_re/few_shot/module/metrics.py` (inherited from BARTNER), constructed
@@ -40,7 +40,7 @@
 //! rows (DeepKE's generator ends every row with eos, so this rarely matters).
 //!
 //! Unlike DeepKE, a metric with no rows reports `em = 0` (Python raises `ZeroDivisionError`).
-//! Note also that DeepKE drops entity-free sentences before evaluation (spec §13.9); this
+//! Note also that DeepKE drops entity-free sentences before evaluation (docs/deepke.md §13.9); this
 //! metric scores whatever rows it is given.
 
 use std::collections::BTreeSet;
@@ -210,7 +210,7 @@ fn round4(x: f64) -> f64 {
 mod tests {
     use super::*;
 
-    // C = 4 labels (2..=5), pointers from 6, as in the spec's worked example (§4.4).
+    // C = 4 labels (2..=5), pointers from 6, as in the spec's worked example (docs/deepke.md §4.4).
     const C: usize = 4;
 
     #[test]

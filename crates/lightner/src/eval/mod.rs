@@ -9,7 +9,7 @@
 //!   (seqeval 1.2.2, `seqeval/metrics/v1.py`). An entity counts as found only if its start, end
 //!   and type all match. This is the number to report. `tests/metrics.rs` checks it against
 //!   seqeval's own output on random tag sequences (`tests/fixtures/seqeval/`).
-//! * [`deepke::Seq2SeqSpanMetric`]: DeepKE's metric on pointer-target sequences (spec §8.1),
+//! * [`deepke::Seq2SeqSpanMetric`]: DeepKE's metric on pointer-target sequences (docs/deepke.md §8.1),
 //!   reproduced quirk for quirk so that numbers can be compared with DeepKE's logs. It is
 //!   micro-only, drops entity-free sentences upstream in DeepKE, and rounds; prefer
 //!   [`Evaluator`] for anything new.

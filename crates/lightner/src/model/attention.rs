@@ -1,5 +1,5 @@
 //! Multi-head attention with an optional *prefix*: prompt keys and values that are prepended to
-//! the projected ones, never projected themselves and never masked (spec §5.3, HF BART's
+//! the projected ones, never projected themselves and never masked (docs/deepke.md §5.3, HF BART's
 //! `BartAttention` as modified by DeepKE's modeling_bart.py).
 
 use super::layers::{Linear, dropout, load_linear};

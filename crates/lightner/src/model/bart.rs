@@ -1,10 +1,10 @@
 //! BART (Lewis et al., 2020) as HF transformers 4.26 `modeling_bart.py` computes it: a shared token
 //! embedding (times `embed_scale`), learned positions with offset 2, `layernorm_embedding`, and
 //! post-LayerNorm encoder and decoder layers with exact GELU — plus the per-layer prefixes that
-//! LightNER adds to every attention (spec §5.1, §5.3). Field names follow the checkpoint's.
+//! LightNER adds to every attention (docs/deepke.md §5.1, docs/deepke.md §5.3). Field names follow the checkpoint's.
 //!
 //! Masks are boolean, true = hidden. Prefix columns are never hidden and positions are never
-//! shifted by the prefix (§5.3).
+//! shifted by the prefix (docs/deepke.md §5.3).
 
 use super::attention::{Attention, Prefix};
 use super::config::BartConfig;
@@ -238,7 +238,7 @@ impl Bart {
         self.drop(fc2.forward(h))
     }
 
-    /// Raw token embeddings `E[ids]`: no scale, no positions (what the pointer head fuses, §5.5).
+    /// Raw token embeddings `E[ids]`: no scale, no positions (what the pointer head fuses, docs/deepke.md §5.5).
     pub fn token_embeddings(&self, ids: Tensor<2, Int>) -> Tensor<3> {
         let [b, s] = ids.dims();
         let e = self.shared.val();

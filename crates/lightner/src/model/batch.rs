@@ -6,7 +6,7 @@ use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
 
 /// Pads `examples` (with targets) into a training batch: sources with `pad`, targets with eos
 /// (index 1, unsupervised), decoder inputs with `pad`. The decoder reads `dec_ids[..T-1]` and
-/// predicts `target[1..]` (spec §6.1).
+/// predicts `target[1..]` (docs/deepke.md §6.1).
 pub fn training_batch(examples: &[Example], pad: TokenId, device: &Device) -> Batch {
     let b = examples.len();
     let t = examples.iter().map(|e| e.target.len()).max().unwrap_or(2).max(2) - 1;

@@ -73,9 +73,9 @@ pub fn is_bert_config(path: &Path) -> bool {
 pub fn warm_start(config: &Path, weights: &Weights) -> Result<(BartConfig, Vec<HostTensor>)> {
     let text = std::fs::read_to_string(config).map_err(|e| Error::io(config, e))?;
     let bc: BertConfig = serde_json::from_str(&text)
-        .map_err(|e| Error::Invalid(format!("{}:{}: not a BERT config: {e}", config.display(), e.line())))?;
+        .map_err(|e| Error::Weights(format!("{}:{}: not a BERT config: {e}", config.display(), e.line())))?;
     if bc.hidden_act != "gelu" {
-        return Err(Error::Invalid(format!(
+        return Err(Error::Weights(format!(
             "{}: activation {:?} is not supported (only exact gelu)",
             config.display(),
             bc.hidden_act
@@ -91,14 +91,14 @@ pub fn warm_start(config: &Path, weights: &Weights) -> Result<(BartConfig, Vec<H
         "dropout": bc.hidden_dropout_prob, "attention_dropout": bc.attention_probs_dropout_prob,
         "activation_dropout": 0.0
     }))
-    .map_err(|e| Error::Invalid(e.to_string()))?;
-    cfg.check().map_err(|m| Error::Invalid(format!("{}: {m}", config.display())))?;
+    .map_err(|e| Error::Internal(e.to_string()))?;
+    cfg.check().map_err(|m| Error::Weights(format!("{}: {m}", config.display())))?;
     // Checkpoints saved from BertForMaskedLM & co. prefix everything with `bert.`.
     let prefix = if weights.has_raw("bert.embeddings.word_embeddings.weight") { "bert." } else { "" };
     let get = |name: &str, shape: &[usize]| -> Result<Vec<f32>> {
         let (v, s) = weights.raw(&format!("{prefix}{name}"))?;
         if s != shape {
-            return Err(Error::Invalid(format!("BERT tensor {name} has shape {s:?}, expected {shape:?}")));
+            return Err(Error::Weights(format!("BERT tensor {name} has shape {s:?}, expected {shape:?}")));
         }
         Ok(v)
     };

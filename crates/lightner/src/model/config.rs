@@ -66,9 +66,9 @@ impl BartConfig {
     pub fn from_file(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
         let cfg: Self = serde_json::from_str(&text).map_err(|e| {
-            Error::Invalid(format!("{}:{}: not a BART config: {e}", path.display(), e.line()))
+            Error::Weights(format!("{}:{}: not a BART config: {e}", path.display(), e.line()))
         })?;
-        cfg.check().map_err(|m| Error::Invalid(format!("{}: {m}", path.display())))?;
+        cfg.check().map_err(|m| Error::Weights(format!("{}: {m}", path.display())))?;
         Ok(cfg)
     }
 
@@ -99,7 +99,7 @@ impl BartConfig {
         Ok(())
     }
 
-    /// Head width of the decoder (the prompts use the decoder's shape for all three uses, §5.2).
+    /// Head width of the decoder (the prompts use the decoder's shape for all three uses, docs/deepke.md §5.2).
     pub fn head_dim(&self) -> usize {
         self.d_model / self.decoder_attention_heads
     }

@@ -10,19 +10,19 @@ pub fn device(spec: &str) -> Result<Device> {
     match spec {
         "cpu" | "flex" => Ok(Device::flex()),
         s if s == "cuda" || s.starts_with("cuda:") => cuda(s.strip_prefix("cuda:").unwrap_or("0")),
-        _ => Err(Error::Invalid(format!("unknown device {spec:?}; use cpu, or cuda[:N] in a CUDA build"))),
+        _ => Err(Error::Config(format!("unknown device {spec:?}; use cpu, or cuda[:N] in a CUDA build"))),
     }
 }
 
 #[cfg(feature = "cuda")]
 fn cuda(index: &str) -> Result<Device> {
-    let n: usize = index.parse().map_err(|_| Error::Invalid(format!("bad CUDA device index {index:?}")))?;
+    let n: usize = index.parse().map_err(|_| Error::Config(format!("bad CUDA device index {index:?}")))?;
     Ok(Device::cuda(n))
 }
 
 #[cfg(not(feature = "cuda"))]
 fn cuda(_index: &str) -> Result<Device> {
-    Err(Error::Invalid(
+    Err(Error::Config(
         "this build has no CUDA backend; rebuild with `--features lightner/cuda` on a machine with CUDA"
             .into(),
     ))

@@ -88,7 +88,7 @@ impl LightNer {
     /// The model for inference, as a loaded pack has it: every tensor off the autodiff graph
     /// (burn's `Module::valid`), dropout off, and the prefixes generated once and kept fixed.
     /// Decoding a training model through this skips the graph bookkeeping of every operation
-    /// (about 1.7× faster scoring on the MiniLM backbone; see the closing note of issue 6).
+    /// (about 1.7× faster scoring, measured on the MiniLM backbone).
     pub fn for_inference(&self) -> Self {
         let plain = |p: &Prefix| Prefix {
             key: p.key.clone().detach().without_autodiff(),
@@ -148,7 +148,7 @@ impl LightNer {
         Forward { encoder, decoder, logits }
     }
 
-    /// Token-mean cross-entropy over the supervised targets of the whole batch (spec §6.1).
+    /// Token-mean cross-entropy over the supervised targets of the whole batch (docs/deepke.md §6.1).
     pub fn loss(logits: Tensor<3>, targets: Tensor<2, Int>, mask: Tensor<2>) -> Tensor<1> {
         let [b, t, _] = logits.dims();
         let logp = log_softmax(logits, 2).gather(2, targets.reshape([b, t, 1])).reshape([b, t]);
@@ -156,7 +156,7 @@ impl LightNer {
         (logp * mask).sum().neg() / n
     }
 
-    /// Greedy decoding with the KV cache (spec §7.1–7.2, without the growing-prompt bug): each row
+    /// Greedy decoding with the KV cache (docs/deepke.md §7.1–7.2, without the growing-prompt bug): each row
     /// stops at its first eos or is forced to eos at `max_len[b]` (lengths count the leading bos).
     /// `to_input(b, y)` maps a generated target index of row b to the decoder's next input id.
     /// Returns the target-space rows, bos first, padded with eos (1) after each row's eos.

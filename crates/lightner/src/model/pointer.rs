@@ -1,6 +1,6 @@
-//! The pointer head (spec §5.5): for each decoder state h, a row of logits
+//! The pointer head (docs/deepke.md §5.5): for each decoder state h, a row of logits
 //! `[bos | eos | labels | source positions]`. Labels are scored against their label-word
-//! embeddings (one added row each, or a softmax-weighted sum over their pieces, §2.2); source
+//! embeddings (one added row each, or a softmax-weighted sum over their pieces, docs/deepke.md §2.2); source
 //! positions against the fused representation `α·H_enc + (1−α)·E[src]`.
 
 use super::bart::Bart;
@@ -29,13 +29,13 @@ pub struct HeadParams {
 }
 
 /// The value masked logits get: the dtype minimum rather than DeepKE's −1e24/−1e32 (which
-/// overflow in fp16, §13.18); any value that gets zero probability is equivalent.
+/// overflow in fp16, docs/deepke.md §13.18); any value that gets zero probability is equivalent.
 pub const MASKED: f32 = f32::MIN;
 
 /// The pointer head's fixed settings.
 #[derive(Debug, Clone)]
 pub struct PointerHead {
-    /// Vocabulary id whose row scores eos (the tokenizer's eos; DeepKE hard-codes 2, §13.8).
+    /// Vocabulary id whose row scores eos (the tokenizer's eos; DeepKE hard-codes 2, docs/deepke.md §13.8).
     pub eos_id: u32,
     /// Label scoring.
     pub labels: LabelScoring,
@@ -70,7 +70,7 @@ impl PointerHead {
 
     /// `[C, d]` label rows: label j's own row, or the softmax(w_j)-weighted sum of its pieces'
     /// rows. Scoring h against the sum equals the weighted sum of h's scores against each piece
-    /// (spec §2.2), and costs one row per label instead of one per piece.
+    /// (docs/deepke.md §2.2), and costs one row per label instead of one per piece.
     fn label_rows(&self, e: &Tensor<2>, params: &HeadParams, device: &Device) -> Tensor<2> {
         let rows = |ids: Vec<i64>| {
             let n = ids.len();
@@ -127,7 +127,7 @@ impl PointerHead {
         let (eos, labels) = (self.drop(eos), self.drop(labels));
         let c = labels.dims()[0];
         let fixed = Tensor::cat(vec![eos, labels], 0).unsqueeze_dim::<3>(0).expand([b, 1 + c, d]);
-        // The fusion (spec §5.5): α weighs the contextual state, 1 − α the raw word embedding
+        // The fusion (docs/deepke.md §5.5): α weighs the contextual state, 1 − α the raw word embedding
         // (element-wise, so a per-dimension α broadcasts along the last axis).
         let alpha = self.alpha_tensor(params, &device);
         let k = alpha.dims()[0];

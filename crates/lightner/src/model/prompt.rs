@@ -1,6 +1,6 @@
-//! Prompt generators (spec §5.2): an embedding of the prompt positions 0..L passed through
+//! Prompt generators (docs/deepke.md §5.2): an embedding of the prompt positions 0..L passed through
 //! Linear(d→P) → tanh → Linear(P→2·N·d), giving per-layer prefix keys and values. Three of them,
-//! named by where their prefixes are used (DeepKE's names are permuted, §5.2).
+//! named by where their prefixes are used (DeepKE's names are permuted, docs/deepke.md §5.2).
 
 use super::attention::Prefix;
 use super::random::Normal;

@@ -37,7 +37,7 @@ impl ModelSource {
         if parts.len() == 2 && parts.iter().all(|p| !p.is_empty()) && !spec.starts_with('.') {
             return Ok(Self::Hub(spec.to_string()));
         }
-        Err(Error::Invalid(format!(
+        Err(Error::Hub(format!(
             "--model {spec:?} is neither a folder nor a hub id like facebook/bart-base; \
              point it to a folder holding config.json, model.safetensors and tokenizer.json"
         )))
@@ -50,7 +50,7 @@ impl ModelSource {
             Self::Dir(d) => {
                 for f in ["config.json", "model.safetensors"] {
                     if !d.join(f).exists() {
-                        return Err(Error::Invalid(format!(
+                        return Err(Error::Hub(format!(
                             "{}: no {f}; a model folder needs config.json, model.safetensors and a tokenizer",
                             d.display()
                         )));
@@ -71,7 +71,7 @@ fn offline() -> bool {
 /// Without the `hub` feature, hub ids cannot be resolved.
 #[cfg(not(feature = "hub"))]
 pub fn resolve_hub(id: &str, _cache: Option<&Path>, _local_only: bool) -> Result<PathBuf> {
-    Err(Error::Invalid(format!(
+    Err(Error::Hub(format!(
         "hub model {id}: this build has no hub support (feature `hub`); pass a model folder with --model DIR"
     )))
 }
@@ -89,7 +89,7 @@ pub fn resolve_hub(id: &str, cache: Option<&Path>, local_only: bool) -> Result<P
     }
     let client = builder
         .build_sync()
-        .map_err(|e| Error::Invalid(format!("cannot start the hub client for {id}: {e}; {how}")))?;
+        .map_err(|e| Error::Hub(format!("cannot start the hub client for {id}: {e}; {how}")))?;
     let repo = client.model(owner, name);
     let mut dir: Option<PathBuf> = None;
     for file in WANTED {
@@ -102,13 +102,13 @@ pub fn resolve_hub(id: &str, cache: Option<&Path>, local_only: bool) -> Result<P
             Err(e) if file == "config.json" || file == "model.safetensors" => {
                 let mode =
                     if local_only { "not in the local cache (HF_HUB_OFFLINE is set)" } else { "unreachable" };
-                return Err(Error::Invalid(format!("hub model {id}: {file} is {mode} ({e}); {how}")));
+                return Err(Error::Hub(format!("hub model {id}: {file} is {mode} ({e}); {how}")));
             }
             // Optional files: a model has one tokenizer layout, not all of them.
             Err(_) => {}
         }
     }
-    dir.ok_or_else(|| Error::Invalid(format!("hub model {id}: nothing could be resolved; {how}")))
+    dir.ok_or_else(|| Error::Hub(format!("hub model {id}: nothing could be resolved; {how}")))
 }
 
 #[cfg(test)]

@@ -66,12 +66,12 @@ pub const TINY_DIR: crate::io::DirKind =
 pub fn check_size(size: TinySize) -> Result<()> {
     let TinySize { d_model, layers, heads, ffn, positions } = size;
     if d_model == 0 || heads == 0 || !d_model.is_multiple_of(heads) {
-        return Err(Error::Invalid(format!(
+        return Err(Error::Config(format!(
             "width {d_model} must be a positive multiple of the {heads} heads"
         )));
     }
     if layers == 0 || ffn == 0 || positions < 8 {
-        return Err(Error::Invalid(format!(
+        return Err(Error::Config(format!(
             "a tiny backbone needs at least 1 layer, a feed-forward width of 1 and 8 positions (got {layers}, {ffn}, {positions})"
         )));
     }
@@ -112,9 +112,9 @@ fn fill_tiny(dir: &Path, size: TinySize, corpus: &[Vec<String>], seed: u64) -> R
         "max_position_embeddings": size.positions, "dropout": 0.1, "attention_dropout": 0.0,
         "activation_dropout": 0.0, "layer_norm_eps": 1e-5
     }))
-    .map_err(|e| Error::Invalid(e.to_string()))?;
+    .map_err(|e| Error::Internal(e.to_string()))?;
     let weights = random_bart(&cfg, RandomInit { std: 0.1, bias_std: 0.02, ln_std: 0.02, seed });
-    let json = serde_json::to_vec_pretty(&cfg).map_err(|e| Error::Invalid(e.to_string()))?;
+    let json = serde_json::to_vec_pretty(&cfg).map_err(|e| Error::Internal(e.to_string()))?;
     crate::io::write_atomic(&dir.join("config.json"), &json)?;
     crate::io::write_atomic(&dir.join("model.safetensors"), &to_safetensors(&weights))?;
     let tjson = tok.to_string(true).map_err(|e| Error::Tokenizer(e.to_string()))?;

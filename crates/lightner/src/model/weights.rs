@@ -20,7 +20,7 @@ impl Weights {
         for p in paths {
             let bytes = std::fs::read(p).map_err(|e| Error::io(p, e))?;
             SafeTensors::deserialize(&bytes).map_err(|e| {
-                Error::Invalid(format!("{}: not a safetensors file ({e}); re-download it", p.display()))
+                Error::Weights(format!("{}: not a safetensors file ({e}); re-download it", p.display()))
             })?;
             files.push((p.clone(), bytes));
         }
@@ -35,7 +35,7 @@ impl Weights {
     /// Weights held in memory (random backbones, perturbed copies in tests).
     pub fn from_tensors(tensors: &[super::random::HostTensor]) -> Result<Self> {
         let bytes = super::random::to_safetensors(tensors);
-        SafeTensors::deserialize(&bytes).map_err(|e| Error::Invalid(format!("in-memory weights: {e}")))?;
+        SafeTensors::deserialize(&bytes).map_err(|e| Error::Internal(format!("in-memory weights: {e}")))?;
         let mut w = Self { files: vec![(PathBuf::from("<memory>"), bytes)], prefix: String::new() };
         if w.find("model.shared.weight").is_some() || w.find("model.encoder.embed_tokens.weight").is_some() {
             w.prefix = "model.".into();
@@ -63,7 +63,7 @@ impl Weights {
     /// The raw f32 values and shape of `name`, read as it is stored (no prefix added).
     pub fn raw(&self, name: &str) -> Result<(Vec<f32>, Vec<usize>)> {
         let (path, t) =
-            self.find(name).ok_or_else(|| Error::Invalid(format!("tensor {name:?} not found")))?;
+            self.find(name).ok_or_else(|| Error::Weights(format!("tensor {name:?} not found")))?;
         let shape = t.shape().to_vec();
         let data = t.data();
         let values: Vec<f32> = match t.dtype() {
@@ -78,7 +78,7 @@ impl Weights {
                 .map(|c| f32::from_bits((u16::from_le_bytes([c[0], c[1]]) as u32) << 16))
                 .collect(),
             other => {
-                return Err(Error::Invalid(format!(
+                return Err(Error::Weights(format!(
                     "{}: tensor {name} has dtype {other:?}, expected a float",
                     path.display()
                 )));
@@ -96,7 +96,7 @@ impl Weights {
     ) -> Result<Tensor<D>> {
         let (values, got) = self.raw(name)?;
         if got != shape {
-            return Err(Error::Invalid(format!(
+            return Err(Error::Weights(format!(
                 "tensor {name} has shape {got:?}, the config implies {shape:?}"
             )));
         }
@@ -120,13 +120,13 @@ impl Weights {
                 return self.backbone(name, shape, device);
             }
         }
-        Err(Error::Invalid("no token embedding (shared.weight) in the checkpoint".into()))
+        Err(Error::Weights("no token embedding (shared.weight) in the checkpoint".into()))
     }
 
     /// The raw i64 values and shape of `name` (ids and lengths in fixtures).
     pub fn raw_i64(&self, name: &str) -> Result<(Vec<i64>, Vec<usize>)> {
         let (path, t) =
-            self.find(name).ok_or_else(|| Error::Invalid(format!("tensor {name:?} not found")))?;
+            self.find(name).ok_or_else(|| Error::Weights(format!("tensor {name:?} not found")))?;
         let shape: Vec<usize> = t.shape().to_vec();
         let values: Vec<i64> = match t.dtype() {
             Dtype::I64 => t
@@ -135,7 +135,7 @@ impl Weights {
                 .map(|c| i64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
                 .collect(),
             other => {
-                return Err(Error::Invalid(format!(
+                return Err(Error::Weights(format!(
                     "{}: {name} has dtype {other:?}, expected I64",
                     path.display()
                 )));

@@ -79,7 +79,7 @@ impl Backbone {
             (BartConfig::from_file(&cfg_path)?, Weights::open(&[file])?)
         };
         if tokenizer.vocab_size() > config.vocab_size {
-            return Err(Error::Invalid(format!(
+            return Err(Error::Weights(format!(
                 "{}: the tokenizer has {} tokens but the model only {} embedding rows; the folder mixes two models",
                 dir.display(),
                 tokenizer.vocab_size(),

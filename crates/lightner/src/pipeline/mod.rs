@@ -60,15 +60,15 @@ impl ModelSpec {
     /// one position and one unit (a zero-sized prompt has no shape the attention can take).
     pub fn validate(&self) -> Result<()> {
         if !(0.0..=1.0).contains(&self.alpha) {
-            return Err(Error::Invalid(format!("alpha {} is not in [0, 1]", self.alpha)));
+            return Err(Error::Config(format!("alpha {} is not in [0, 1]", self.alpha)));
         }
         if self.alpha_per_dim && !self.learn_alpha {
-            return Err(Error::Invalid("a per-dimension alpha is learnt: set learn_alpha too".into()));
+            return Err(Error::Config("a per-dimension alpha is learnt: set learn_alpha too".into()));
         }
         if let Some(p) = self.prompt
             && (p.len == 0 || p.dim == 0)
         {
-            return Err(Error::Invalid(format!(
+            return Err(Error::Config(format!(
                 "prompt length {} and width {} must both be at least 1 (no prompts at all: none)",
                 p.len, p.dim
             )));
@@ -90,7 +90,7 @@ impl Default for ModelSpec {
     }
 }
 
-/// The prompt shape of `spec` on `bb` (the decoder's shape for all three uses, spec §5.2).
+/// The prompt shape of `spec` on `bb` (the decoder's shape for all three uses, docs/deepke.md §5.2).
 pub fn prompt_shape(bb: &Backbone, p: PromptSize) -> PromptShape {
     PromptShape {
         len: p.len,
@@ -101,7 +101,7 @@ pub fn prompt_shape(bb: &Backbone, p: PromptSize) -> PromptShape {
     }
 }
 
-/// The backbone with the label rows in place (new rows for added label tokens, spec §2.1).
+/// The backbone with the label rows in place (new rows for added label tokens, docs/deepke.md §2.1).
 pub fn load_bart(bb: &Backbone, words: &LabelWords, device: &Device) -> Result<Bart> {
     let mut bart = Bart::load(&bb.config, &bb.weights, device)?;
     if words.mode == LabelWordMode::Added {

@@ -94,9 +94,9 @@ impl Manifest {
     /// version, its label set, its model spec and its decoding defaults, so that a corrupted or
     /// hand-edited manifest is refused when the pack is opened, never half-way through a job.
     pub fn parse(path: &Path, bytes: &[u8]) -> Result<Self> {
-        let bad = |m: String| Error::Invalid(format!("{}: {m}", path.display()));
+        let bad = |m: String| Error::Pack(format!("{}: {m}", path.display()));
         let manifest: Manifest = serde_json::from_slice(bytes).map_err(|e| {
-            Error::Invalid(format!("{}:{}: not a lightner pack manifest: {e}", path.display(), e.line()))
+            Error::Pack(format!("{}:{}: not a lightner pack manifest: {e}", path.display(), e.line()))
         })?;
         if manifest.format != FORMAT || manifest.format_version != FORMAT_VERSION {
             return Err(bad(format!(
@@ -120,7 +120,7 @@ pub struct Pack {
 }
 
 fn f32s(t: TensorData) -> Result<Vec<f32>> {
-    t.convert::<f32>().try_into_vec::<f32>().map_err(|e| Error::Invalid(format!("{e:?}")))
+    t.convert::<f32>().try_into_vec::<f32>().map_err(|e| Error::Internal(format!("{e:?}")))
 }
 
 fn mean(xs: &[f32]) -> f64 {
@@ -224,7 +224,7 @@ impl Pack {
     pub fn save(&mut self, dir: &Path) -> Result<()> {
         let bytes = self.serialize()?;
         self.manifest.checksum = fnv_hex(&bytes);
-        let json = serde_json::to_vec_pretty(&self.manifest).map_err(|e| Error::Invalid(e.to_string()))?;
+        let json = serde_json::to_vec_pretty(&self.manifest).map_err(|e| Error::Internal(e.to_string()))?;
         crate::io::write_dir_atomic(dir, PACK_DIR, |tmp| {
             crate::io::write_atomic(&tmp.join("pack.safetensors"), &bytes)?;
             crate::io::write_atomic(&tmp.join("manifest.json"), &json)
@@ -239,7 +239,7 @@ impl Pack {
         let tpath = dir.join("pack.safetensors");
         let bytes = std::fs::read(&tpath).map_err(|e| Error::io(&tpath, e))?;
         if fnv_hex(&bytes) != manifest.checksum {
-            return Err(Error::Invalid(format!(
+            return Err(Error::Pack(format!(
                 "{}: checksum mismatch (the file is corrupted or truncated); retrain or copy the pack again",
                 tpath.display()
             )));
@@ -259,9 +259,9 @@ impl Pack {
 
     fn tensor<const D: usize>(&self, name: &str, device: &Device) -> Result<Tensor<D>> {
         let t =
-            self.tensors.get(name).ok_or_else(|| Error::Invalid(format!("the pack has no tensor {name}")))?;
+            self.tensors.get(name).ok_or_else(|| Error::Pack(format!("the pack has no tensor {name}")))?;
         if t.shape().len() != D {
-            return Err(Error::Invalid(format!(
+            return Err(Error::Pack(format!(
                 "pack tensor {name} has rank {}, expected {D}",
                 t.shape().len()
             )));
@@ -273,7 +273,7 @@ impl Pack {
     pub fn check_backbone(&self, bb: &Backbone) -> Result<()> {
         let b = &self.manifest.backbone;
         if b.weights_hash != bb.weights_hash {
-            return Err(Error::Invalid(format!(
+            return Err(Error::Pack(format!(
                 "this pack was trained on backbone {:?} (weights {}), but --model {:?} has weights {}; \
                  use the backbone the pack was trained on",
                 b.id, b.weights_hash, bb.id, bb.weights_hash
@@ -308,15 +308,16 @@ impl Pack {
                     .trained_backbone_params
                     .iter()
                     .map(|p| {
-                        let data = self.tensors.get(&format!("backbone.{p}")).cloned().ok_or_else(|| {
-                            Error::Invalid(format!("the pack lacks backbone parameter {p}"))
-                        })?;
+                        let data =
+                            self.tensors.get(&format!("backbone.{p}")).cloned().ok_or_else(|| {
+                                Error::Pack(format!("the pack lacks backbone parameter {p}"))
+                            })?;
                         Ok((p.clone(), params::SavedParam { id: burn::module::ParamId::new(), data }))
                     })
                     .collect::<Result<_>>()?;
             let (b, n) = params::restore(bart, &saved);
             if n != saved.len() {
-                return Err(Error::Invalid(format!(
+                return Err(Error::Pack(format!(
                     "only {n} of the pack's {} backbone parameters fit this backbone",
                     saved.len()
                 )));
@@ -334,7 +335,7 @@ impl Pack {
             .collect::<Result<Vec<_>>>()?;
         let alpha = f32s(self.tensor::<1>("alpha", device)?.into_data())?;
         if alpha.len() != 1 && alpha.len() != bb.config.d_model {
-            return Err(Error::Invalid(format!(
+            return Err(Error::Pack(format!(
                 "the pack's alpha has {} values; expected 1 or one per hidden dimension ({})",
                 alpha.len(),
                 bb.config.d_model

@@ -125,7 +125,7 @@ pub fn run(job: TrainJob<'_>, obs: &mut dyn Observer, note: &mut dyn FnMut(Strin
         })
         .collect::<Result<_>>()?;
     if examples.is_empty() {
-        return Err(Error::Invalid("no training sentence fits the model; nothing to train on".into()));
+        return Err(Error::Training("no training sentence fits the model; nothing to train on".into()));
     }
     let tagger = Tagger::new(bb, job.labels.clone(), words.clone(), job.spec.pointer_space, job.decoding);
     let mut eval = |m: &LightNer| -> Result<Option<DevScore>> {

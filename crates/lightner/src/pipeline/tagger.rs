@@ -20,7 +20,7 @@ pub struct DecodeSettings {
     pub num_beams: usize,
     /// Beam length-normalisation exponent.
     pub length_penalty: f64,
-    /// `max_len_a` of the length rule (spec §7.1).
+    /// `max_len_a` of the length rule (docs/deepke.md §7.1).
     pub src_seq_ratio: f64,
     /// `tgt_max_len` of the length rule.
     pub tgt_max_len: usize,
@@ -35,16 +35,16 @@ impl DecodeSettings {
     /// penalty >= 0, a finite length ratio >= 0.
     pub fn validate(&self) -> Result<()> {
         if self.num_beams == 0 || self.batch_size == 0 {
-            return Err(Error::Invalid("decoding needs at least one beam and one sentence per batch".into()));
+            return Err(Error::Config("decoding needs at least one beam and one sentence per batch".into()));
         }
         if !(self.length_penalty.is_finite() && self.length_penalty >= 0.0) {
-            return Err(Error::Invalid(format!(
+            return Err(Error::Config(format!(
                 "length penalty {} is not a finite number >= 0",
                 self.length_penalty
             )));
         }
         if !(self.src_seq_ratio.is_finite() && self.src_seq_ratio >= 0.0) {
-            return Err(Error::Invalid(format!(
+            return Err(Error::Config(format!(
                 "source-length ratio {} is not a finite number >= 0",
                 self.src_seq_ratio
             )));
@@ -232,7 +232,7 @@ impl<'a> Tagger<'a> {
             .collect())
     }
 
-    /// DeepKE's `Seq2SeqSpanMetric` (spec §8.1) of tagged sentences against their gold entities,
+    /// DeepKE's `Seq2SeqSpanMetric` (docs/deepke.md §8.1) of tagged sentences against their gold entities,
     /// in this tagger's pointer space, over the sentences tagged whole (windowed ones have no
     /// single sequence). Returns the scores and how many sentences they cover.
     pub fn deepke_metric(&self, gold: &[Sentence], tagged: &[Tagged]) -> Result<(DeepKeScores, usize)> {

@@ -1,4 +1,4 @@
-//! The source encoding of a sentence (spec §3): `[bos] + pieces(w_0) + … + pieces(w_n-1) +
+//! The source encoding of a sentence (docs/deepke.md §3): `[bos] + pieces(w_0) + … + pieces(w_n-1) +
 //! [eos]`, and the alignment between words and sub-token positions that the pointer codec needs.
 
 use super::ids::{SrcPos, TokenId};
@@ -126,7 +126,7 @@ pub fn encode_all(
         match policy {
             OverlongPolicy::Skip => {}
             OverlongPolicy::Error => {
-                return Err(crate::Error::Invalid(format!(
+                return Err(crate::Error::Training(format!(
                     "sentence at line {} has {} sub-tokens, more than the model's {max_len}; \
                      split it, or choose another over-long policy",
                     s.line,

@@ -1,5 +1,5 @@
 //! The pointer codec: the one place that maps entity spans to target sequences and back
-//! (spec §4).
+//! (docs/deepke.md §4).
 //!
 //! Target space, with C labels: 0 bos, 1 eos, `2 + j` label j, `C + 2 + p` a pointer to source
 //! position p. An entity is written as pointers to the first piece of each of its words followed
@@ -7,7 +7,7 @@
 //!
 //! Two pointer spaces share this layout and differ in which positions a pointer may address:
 //! [`PointerSpace::SubToken`] allows every sub-token position between bos and eos, exactly as
-//! DeepKE (`first` is the identity, §13.7; needed for parity), and [`PointerSpace::WordStart`]
+//! DeepKE (`first` is the identity, docs/deepke.md §13.7; needed for parity), and [`PointerSpace::WordStart`]
 //! allows only the first piece of each word (the better default: a pointer can never land on a
 //! piece that no gold entity uses).
 //!
@@ -18,12 +18,12 @@
 //!    none, reported as [`DecodeIssue::MissingEos`]).
 //! 2. A pointer is kept in the current entity's buffer if it addresses the first piece of a
 //!    word. A pointer to bos, eos, padding or beyond ([`DecodeIssue::PointerOutOfRange`]) or to a
-//!    non-initial piece ([`DecodeIssue::NonInitialPiece`], as DeepKE's BIO conversion, §8.2) is
+//!    non-initial piece ([`DecodeIssue::NonInitialPiece`], as DeepKE's BIO conversion, docs/deepke.md §8.2) is
 //!    dropped, and the rest of the buffer is still used.
 //! 3. A label closes the entity. If the buffer is empty ([`DecodeIssue::LabelWithoutWords`]) or
 //!    its words are not strictly increasing ([`DecodeIssue::NonMonotone`], as DeepKE's metric,
-//!    §8.1) the entity is dropped. Otherwise it spans from its first to its last word; words
-//!    skipped in between are included ([`DecodeIssue::Gap`], as §8.2 fills them).
+//!    docs/deepke.md §8.1) the entity is dropped. Otherwise it spans from its first to its last word; words
+//!    skipped in between are included ([`DecodeIssue::Gap`], as docs/deepke.md §8.2 fills them).
 //! 4. An entity that repeats an earlier one is dropped ([`DecodeIssue::Duplicate`]); one that
 //!    overlaps an earlier one is dropped ([`DecodeIssue::Overlap`]): the first generated wins.
 //! 5. Pointers left without a label at the end are dropped ([`DecodeIssue::Unclosed`]); a bos
@@ -190,10 +190,10 @@ impl Codec {
         let mut tuples = Vec::with_capacity(spans.len());
         for sp in spans {
             let j = labels.index_of(&sp.label).ok_or_else(|| {
-                Error::Invalid(format!("entity type {:?} is not in the label set", sp.label))
+                Error::Config(format!("entity type {:?} is not in the label set", sp.label))
             })?;
             if sp.end > align.num_words() || sp.is_empty() {
-                return Err(Error::Invalid(format!(
+                return Err(Error::Config(format!(
                     "span {sp} does not fit a sentence of {} words",
                     align.num_words()
                 )));
@@ -219,7 +219,7 @@ impl Codec {
         v
     }
 
-    /// Decoder input ids for a target (spec §4.3): bos/eos/labels through `[bos, eos] +
+    /// Decoder input ids for a target (docs/deepke.md §4.3): bos/eos/labels through `[bos, eos] +
     /// label_inputs`, pointers to the source id at their position, and padding after the first
     /// eos.
     pub fn decoder_input_ids(
@@ -324,7 +324,7 @@ impl Codec {
 mod tests {
     use super::*;
 
-    /// "Peter Blackburn visited New York" with Blackburn in two pieces (spec §4.4).
+    /// "Peter Blackburn visited New York" with Blackburn in two pieces (docs/deepke.md §4.4).
     fn example() -> (Alignment, LabelSet, Codec) {
         let ids = (0..8).map(TokenId).collect();
         let ws = [1, 2, 4, 5, 6].map(SrcPos).to_vec();

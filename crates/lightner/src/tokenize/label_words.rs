@@ -1,13 +1,13 @@
-//! Label words in the vocabulary (spec §2). Two variants, as in the reference:
+//! Label words in the vocabulary (docs/deepke.md §2). Two variants, as in the reference:
 //!
 //! * [`LabelWordMode::Added`] (`learn_weights=False`): each label word (`<<location>>`) becomes a
 //!   new token. Ids are assigned V, V+1, … in order of decreasing string length (stable), which
 //!   is the order the reference adds them in, so that checkpoints line up; but label j is
-//!   always scored and fed with *its own* id (the reference's mismatch, §13.2, is not copied).
+//!   always scored and fed with *its own* id (the reference's mismatch, docs/deepke.md §13.2, is not copied).
 //!   The new rows are initialised with the mean of the embeddings of the inner text's pieces.
 //! * [`LabelWordMode::Pieces`] (`learn_weights=True`): label j is the piece list of its inner text
 //!   (with a prefix space for byte-level BPE), scored as a softmax-weighted sum of piece scores;
-//!   the decoder is fed its first piece (§4.3).
+//!   the decoder is fed its first piece (docs/deepke.md §4.3).
 
 use super::ids::TokenId;
 use super::tokenizer::{TokenizerKind, WordTokenizer};
@@ -50,7 +50,7 @@ impl LabelWords {
     pub fn new(labels: &LabelSet, tok: &WordTokenizer, mode: LabelWordMode) -> Result<Self> {
         let inner: Vec<&str> = labels.labels().iter().map(|l| inner_text(&l.word)).collect();
         if let Some(l) = labels.labels().iter().find(|l| inner_text(&l.word).trim().is_empty()) {
-            return Err(Error::Invalid(format!("label {:?} has an empty label word", l.name)));
+            return Err(Error::Config(format!("label {:?} has an empty label word", l.name)));
         }
         match mode {
             LabelWordMode::Pieces => {
@@ -62,7 +62,7 @@ impl LabelWords {
                     })
                     .collect::<Result<Vec<_>>>()?;
                 if let Some(j) = pieces.iter().position(Vec::is_empty) {
-                    return Err(Error::Invalid(format!(
+                    return Err(Error::Config(format!(
                         "label word {:?} tokenizes to nothing",
                         labels.labels()[j].word
                     )));

@@ -1,5 +1,5 @@
 //! From words to model inputs and back: sub-word tokenization with a word ↔ piece alignment,
-//! label words, and the pointer codec between entity spans and target sequences (spec §3–§4).
+//! label words, and the pointer codec between entity spans and target sequences (docs/deepke.md §3–4).
 //! No tensors: everything here is plain vectors of typed ids.
 
 pub mod align;

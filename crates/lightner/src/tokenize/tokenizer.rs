@@ -1,7 +1,7 @@
-//! Loading a Hugging Face tokenizer and encoding words the way LightNER needs (spec §3): each
+//! Loading a Hugging Face tokenizer and encoding words the way LightNER needs (docs/deepke.md §3): each
 //! word on its own, with a prefix space for byte-level BPE (`" " + word`, which equals the slow
 //! `BartTokenizer(add_prefix_space=True)`; stack.md) and without one for WordPiece. Special ids
-//! are looked up in the tokenizer, never assumed (spec §13.8).
+//! are looked up in the tokenizer, never assumed (docs/deepke.md §13.8).
 
 use super::ids::TokenId;
 use crate::error::{Error, Result};

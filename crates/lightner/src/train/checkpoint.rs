@@ -40,7 +40,7 @@ pub fn save_params(path: &Path, params: &BTreeMap<String, SavedParam>) -> Result
                 .clone()
                 .convert::<f32>()
                 .try_into_vec::<f32>()
-                .map_err(|e| Error::Invalid(format!("{e:?}")))?;
+                .map_err(|e| Error::Internal(format!("{e:?}")))?;
             Ok((name.clone(), v, p.data.shape().to_vec()))
         })
         .collect::<Result<_>>()?;
@@ -55,10 +55,9 @@ pub fn load_params(path: &Path) -> Result<BTreeMap<String, SavedParam>> {
     tensors
         .into_iter()
         .map(|(name, v, shape)| {
-            let id = ids
-                .get(&name)
-                .and_then(|s| s.parse::<u64>().ok())
-                .ok_or_else(|| Error::Invalid(format!("{}: no parameter id for {name}", path.display())))?;
+            let id = ids.get(&name).and_then(|s| s.parse::<u64>().ok()).ok_or_else(|| {
+                Error::Checkpoint(format!("{}: no parameter id for {name}", path.display()))
+            })?;
             Ok((name, SavedParam { id: ParamId::from(id), data: TensorData::new(v, shape) }))
         })
         .collect()
@@ -78,7 +77,7 @@ pub fn existing(dir: &Path) -> Option<PathBuf> {
 /// Writes a checkpoint: `write` fills the fresh directory it is given, then `state.json` is added
 /// and the directory swapped in.
 pub fn commit(dir: &Path, state: &LoopState, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
-    let json = serde_json::to_vec_pretty(state).map_err(|e| Error::Invalid(e.to_string()))?;
+    let json = serde_json::to_vec_pretty(state).map_err(|e| Error::Internal(e.to_string()))?;
     crate::io::write_dir_atomic(dir, CHECKPOINT_DIR, |tmp| {
         write(tmp)?;
         crate::io::write_atomic(&tmp.join("state.json"), &json)
@@ -89,6 +88,7 @@ pub fn commit(dir: &Path, state: &LoopState, write: impl FnOnce(&Path) -> Result
 pub fn read_state(dir: &Path) -> Result<LoopState> {
     let p = dir.join("state.json");
     let text = std::fs::read_to_string(&p).map_err(|e| Error::io(&p, e))?;
-    serde_json::from_str(&text)
-        .map_err(|e| Error::Invalid(format!("{}:{}: not a training checkpoint: {e}", p.display(), e.line())))
+    serde_json::from_str(&text).map_err(|e| {
+        Error::Checkpoint(format!("{}:{}: not a training checkpoint: {e}", p.display(), e.line()))
+    })
 }

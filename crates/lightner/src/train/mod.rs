@@ -79,15 +79,14 @@ impl TrainConfig {
     /// Checks every number: a NaN or out-of-range setting would otherwise train on silently
     /// (a NaN weight decay turns every weight into NaN, and the run blames nothing).
     pub fn validate(&self) -> crate::Result<()> {
-        let bad = |what: &str, v: f64, range: &str| {
-            Err(crate::Error::Invalid(format!("{what} {v} is not {range}")))
-        };
+        let bad =
+            |what: &str, v: f64, range: &str| Err(crate::Error::Config(format!("{what} {v} is not {range}")));
         // The model computes in 32-bit floats: a setting must survive the conversion (1e-300
         // would become 0, 1e300 infinity).
         let positive = |x: f64| x > 0.0 && (x as f32).is_normal();
         let non_negative = |x: f64| x == 0.0 || positive(x);
         if self.epochs == 0 || self.batch_size == 0 {
-            return Err(crate::Error::Invalid("epochs and batch size must be at least 1".into()));
+            return Err(crate::Error::Config("epochs and batch size must be at least 1".into()));
         }
         if !positive(self.lr) {
             return bad("the learning rate", self.lr, "a number > 0 within the 32-bit float range");
@@ -111,7 +110,7 @@ impl TrainConfig {
             );
         }
         if self.patience == Some(0) {
-            return Err(crate::Error::Invalid("patience must be at least 1 evaluated epoch".into()));
+            return Err(crate::Error::Config("patience must be at least 1 evaluated epoch".into()));
         }
         Ok(())
     }

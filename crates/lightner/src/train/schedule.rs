@@ -1,7 +1,7 @@
 //! The learning-rate schedule: linear warm-up from 0 to the peak over the first
 //! `warmup_ratio · total` steps, then linear decay to 0 at the last step (the schedule of
 //! `transformers.get_linear_schedule_with_warmup`; the reference reads `warmup_ratio` but never
-//! uses it, spec §6.2).
+//! uses it, docs/deepke.md §6.2).
 
 /// Learning rate at 0-based `step` of `total`.
 pub fn linear_warmup_decay(step: usize, total: usize, warmup_ratio: f64, peak: f64) -> f64 {

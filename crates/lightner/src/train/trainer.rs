@@ -92,7 +92,7 @@ fn optimizer(cfg: &TrainConfig) -> Result<ModuleOptimizer> {
     let adamw = |wd: f64| FusedAdamW::new(wd as f32, 1e-8);
     // No decay on biases and LayerNorm parameters (burn names them gamma/beta).
     let no_decay = ParamGroup::from_any_regexes(vec![r"(^|\.)(bias|beta|gamma)$"])
-        .map_err(|e| Error::Invalid(format!("{e:?}")))?;
+        .map_err(|e| Error::Internal(format!("{e:?}")))?;
     Ok(ModuleOptimizer::from(adamw(cfg.weight_decay)).with_group(no_decay, adamw(0.0), None))
 }
 
@@ -140,7 +140,7 @@ pub fn train(
 ) -> Result<(LightNer, TrainSummary)> {
     cfg.validate()?;
     if examples.is_empty() {
-        return Err(Error::Invalid("no training sentences".into()));
+        return Err(Error::Training("no training sentences".into()));
     }
     let device = model.bart.shared.val().device();
     let lengths: Vec<usize> = examples.iter().map(|e| e.src.len() + e.target.len()).collect();
@@ -159,7 +159,7 @@ pub fn train(
     if let Some(dir) = checkpoint.and_then(checkpoint::existing) {
         let s = checkpoint::read_state(&dir)?;
         if s.config_hash != config_hash {
-            return Err(Error::Invalid(format!(
+            return Err(Error::Checkpoint(format!(
                 "{}: this checkpoint belongs to another training configuration or data; \
                  delete it or choose another --checkpoint directory",
                 dir.display()
@@ -181,11 +181,11 @@ pub fn train(
         }
         optim = optim
             .load(dir.join("optim.bpk"))
-            .map_err(|e| Error::Invalid(format!("{}: {e:?}", dir.join("optim.bpk").display())))?;
+            .map_err(|e| Error::Checkpoint(format!("{}: {e:?}", dir.join("optim.bpk").display())))?;
         if dir.join(ALPHA_OPTIM).is_file() {
             alpha_optim = alpha_optim
                 .load(dir.join(ALPHA_OPTIM))
-                .map_err(|e| Error::Invalid(format!("{}: {e:?}", dir.join(ALPHA_OPTIM).display())))?;
+                .map_err(|e| Error::Checkpoint(format!("{}: {e:?}", dir.join(ALPHA_OPTIM).display())))?;
         }
         state = s;
         resumed = true;
@@ -209,7 +209,7 @@ pub fn train(
             let loss = LightNer::loss(out.logits, batch.targets, batch.target_mask);
             let loss_value = loss.clone().into_scalar::<f32>() as f64;
             if !loss_value.is_finite() {
-                return Err(Error::Invalid(format!(
+                return Err(Error::NonFinite(format!(
                     "the training loss became {loss_value} at step {}; lower --lr",
                     state.steps_done + 1
                 )));
@@ -275,7 +275,7 @@ pub fn train(
             && let Some(score) = eval(&model)?
         {
             log.dev = Some(score);
-            // Ties go to the later epoch, as the reference's `>=` (spec §6.2), but only a
+            // Ties go to the later epoch, as the reference's `>=` (docs/deepke.md §6.2), but only a
             // strictly better F1 resets the patience.
             let improved = state.best.is_none_or(|(f, _)| score.f1 > f);
             if improved || state.best.is_some_and(|(f, _)| score.f1 == f) {
@@ -304,11 +304,11 @@ pub fn train(
                 if cfg.alpha_lr.is_some() && alpha_param.is_some() {
                     alpha_optim
                         .save(tmp.join(ALPHA_OPTIM))
-                        .map_err(|e| Error::Invalid(format!("saving α's optimizer state: {e:?}")))?;
+                        .map_err(|e| Error::Internal(format!("saving α's optimizer state: {e:?}")))?;
                 }
                 optim
                     .save(tmp.join("optim.bpk"))
-                    .map_err(|e| Error::Invalid(format!("saving the optimizer state: {e:?}")))
+                    .map_err(|e| Error::Internal(format!("saving the optimizer state: {e:?}")))
             })?;
         }
         if !obs.epoch(&log) {

@@ -9,10 +9,10 @@ use rand::seq::SliceRandom;
 /// once. Each repetition of a cross-validation (a seed) gets its own partition.
 pub fn k_fold(n: usize, k: usize, seed: u64) -> Result<Vec<Vec<usize>>> {
     if k < 2 {
-        return Err(Error::Invalid(format!("{k} folds: cross-validation needs at least 2")));
+        return Err(Error::Config(format!("{k} folds: cross-validation needs at least 2")));
     }
     if n < k {
-        return Err(Error::Invalid(format!(
+        return Err(Error::Config(format!(
             "{n} training sentences cannot be split into {k} folds; use fewer folds or give a dev set"
         )));
     }

@@ -55,7 +55,7 @@ impl TrialLog {
                 // A kill during a write leaves a partial last line: that unit simply reruns.
                 Err(_) if torn && i + 1 == lines.len() => break,
                 Err(e) => {
-                    return Err(Error::Invalid(format!(
+                    return Err(Error::Checkpoint(format!(
                         "{}:{}: not a trial-log line ({e}); delete the file to start the search over",
                         path.display(),
                         i + 1
@@ -65,7 +65,7 @@ impl TrialLog {
             match record {
                 Record::Settings { settings: s } if i == 0 => {
                     if &s != settings {
-                        return Err(Error::Invalid(format!(
+                        return Err(Error::Checkpoint(format!(
                             "{} was written by a tune run with other settings ({}); use another --out, \
                              or delete it to start over",
                             path.display(),
@@ -78,7 +78,7 @@ impl TrialLog {
                 }
                 Record::Unit(u) if u.trial < log.trials.len() => log.units.push(u),
                 _ => {
-                    return Err(Error::Invalid(format!(
+                    return Err(Error::Checkpoint(format!(
                         "{}:{}: trial-log line out of order; delete the file to start the search over",
                         path.display(),
                         i + 1
@@ -120,7 +120,7 @@ impl TrialLog {
     }
 
     fn append(&self, record: &Record) -> Result<()> {
-        let mut line = serde_json::to_string(record).map_err(|e| Error::Invalid(e.to_string()))?;
+        let mut line = serde_json::to_string(record).map_err(|e| Error::Internal(e.to_string()))?;
         line.push('\n');
         let write = || -> std::io::Result<()> {
             let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&self.path)?;

@@ -188,7 +188,7 @@ pub fn run(
     events: &mut dyn FnMut(Event<'_>),
 ) -> Result<Vec<TrialSummary>> {
     if plan.seeds.is_empty() || plan.folds == 0 {
-        return Err(Error::Invalid("a search needs at least one seed and one fold".into()));
+        return Err(Error::Config("a search needs at least one seed and one fold".into()));
     }
     let per_trial = plan.seeds.len() * plan.folds;
     if !log.trials.is_empty() {
@@ -270,7 +270,7 @@ fn run_units(
                 let pool = match rayon::ThreadPoolBuilder::new().num_threads(threads).build() {
                     Ok(p) => p,
                     Err(e) => {
-                        let _ = tx.send((usize::MAX, Err(Error::Invalid(format!("thread pool: {e}")))));
+                        let _ = tx.send((usize::MAX, Err(Error::Internal(format!("thread pool: {e}")))));
                         return;
                     }
                 };

@@ -71,7 +71,7 @@ impl Bayes {
     fn propose(&self, trials: &[(TrialConfig, Option<f64>)]) -> Result<Vec<(TrialConfig, Origin)>> {
         let (lo, hi) = self.range;
         if !(0.0..=1.0).contains(&lo) || !(0.0..=1.0).contains(&hi) || lo >= hi {
-            return Err(Error::Invalid(format!("alpha range {lo}..{hi} is not inside [0, 1]")));
+            return Err(Error::Config(format!("alpha range {lo}..{hi} is not inside [0, 1]")));
         }
         let with = |alpha: f64| TrialConfig { alpha, ..self.base.clone() };
         let design = self.design();
