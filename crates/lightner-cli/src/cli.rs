@@ -196,6 +196,16 @@ pub struct DataArgs {
     pub labels: String,
 }
 
+impl DataArgs {
+    /// The labelled files given (train, then dev and test when present): what no output may be.
+    pub fn files(&self) -> Vec<&std::path::Path> {
+        [Some(self.train.as_path()), self.dev.as_deref(), self.test.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect()
+    }
+}
+
 /// Training options shared by `train` and `tune`: what trains, and how batches are made.
 #[derive(Debug, Args)]
 pub struct TrainingArgs {

@@ -49,7 +49,7 @@ pub fn write_atomic_with(
 }
 
 /// The folder a path lies in (`.` for a bare name).
-fn parent_of(path: &Path) -> PathBuf {
+pub fn parent_of(path: &Path) -> PathBuf {
     match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),

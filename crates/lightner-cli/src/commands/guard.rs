@@ -62,11 +62,7 @@ fn resolve(p: &Path) -> Option<PathBuf> {
         return Some(c);
     }
     let name = p.file_name()?;
-    let parent = match p.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    Some(parent.canonicalize().ok()?.join(name))
+    Some(lightner::io::parent_of(p).canonicalize().ok()?.join(name))
 }
 
 #[cfg(test)]

@@ -74,11 +74,7 @@ fn check(args: &TrainArgs) -> anyhow::Result<()> {
         bail!("--no-prompts leaves nothing to train; add --full (or --also-train PART)");
     }
     // Outputs are checked before the training, not after it: a refused --out must cost nothing.
-    let data = &args.data;
-    let inputs: Vec<&Path> = [Some(data.train.as_path()), data.dev.as_deref(), data.test.as_deref()]
-        .into_iter()
-        .flatten()
-        .collect();
+    let inputs = args.data.files();
     guard::output_not_input("train", "--out", &args.out, &inputs)?;
     lightner::io::check_dir_target(&args.out, PACK_DIR)?;
     if let Some(ckpt) = &args.checkpoint {

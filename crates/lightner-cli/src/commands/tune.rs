@@ -31,11 +31,7 @@ fn check(args: &TuneArgs) -> anyhow::Result<()> {
             "--bayes searches alpha only: give one value each to --lr, --prompt-len and --epochs (or use --grid)"
         );
     }
-    let data = &args.data;
-    let inputs: Vec<&Path> = [Some(data.train.as_path()), data.dev.as_deref(), data.test.as_deref()]
-        .into_iter()
-        .flatten()
-        .collect();
+    let inputs = args.data.files();
     guard::output_not_input("tune", "--out", &args.out, &inputs)?;
     lightner::io::check_dir_target(&args.out, TUNE_DIR)?;
     lightner::io::check_dir_target(&args.out.join("best.pack"), PACK_DIR)?;
