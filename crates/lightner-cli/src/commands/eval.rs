@@ -1,24 +1,18 @@
 //! `lightner eval`: tag a labelled file with a pack and score it.
 
-use super::{decode_settings, open_pack, read, set_threads};
+use super::{open_predictor, read, set_threads};
 use crate::cli::{EvalArgs, GlobalArgs};
-use lightner::pipeline::Tagger;
 use std::io::Write;
 
 /// Runs `lightner eval`.
 pub fn run(global: &GlobalArgs, args: &EvalArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     set_threads(global)?;
     let data = read(global, &args.data, None)?.sentences;
-    let (bb, pack) = open_pack(global, &args.pack, args.model.as_deref())?;
-    let labels = pack.labels()?;
-    labels.check_covers(&args.data, &data)?;
-    let device = lightner::model::device::device(&global.device)?;
-    let (model, words) = pack.model(&bb, &device)?;
-    let settings = decode_settings(pack.manifest.decoding, &args.decode);
-    let tagger = Tagger::new(&bb, labels, words, pack.manifest.model.pointer_space, settings);
-    let (report, tagged) = tagger.evaluate(&model, &data)?;
+    let (predictor, _) = open_predictor(global, &args.pack, args.model.as_deref(), &args.decode)?;
+    predictor.labels().check_covers(&args.data, &data)?;
+    let (report, tagged) = predictor.evaluate(&data)?;
     let windowed = tagged.iter().filter(|t| t.windowed).count();
-    let deepke = args.deepke_compat.then(|| tagger.deepke_metric(&data, &tagged)).transpose()?;
+    let deepke = args.deepke_compat.then(|| predictor.deepke_metric(&data, &tagged)).transpose()?;
     if args.json {
         let mut v = serde_json::to_value(&report)?;
         if let (Some((d, n)), Some(obj)) = (&deepke, v.as_object_mut()) {

@@ -19,9 +19,10 @@ use anyhow::Context;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use lightner::data::words::WordSplit;
 use lightner::data::{self, Dataset, Format, JsonlStyle, LabelSet, ReadOptions, Sentence, TagScheme};
-use lightner::pipeline::{Backbone, DecodeSettings, Pack};
+use lightner::pipeline::{Backbone, DecodeSettings, Pack, Predictor};
 use std::io::Write;
 use std::path::Path;
+use std::sync::Arc;
 
 /// At most this many warnings are printed per file; a file with a systematic problem would
 /// otherwise bury the output under thousands of identical lines.
@@ -55,7 +56,7 @@ fn decode_settings(base: DecodeSettings, args: &DecodeArgs) -> DecodeSettings {
 }
 
 /// Opens a pack and its backbone (`--model`, or the one the pack records).
-fn open_pack(global: &GlobalArgs, pack: &Path, model: Option<&str>) -> anyhow::Result<(Backbone, Pack)> {
+fn open_pack(global: &GlobalArgs, pack: &Path, model: Option<&str>) -> anyhow::Result<(Arc<Backbone>, Pack)> {
     let pack = Pack::load(pack)?;
     let id = model.map_or_else(|| pack.manifest.backbone.id.clone(), str::to_string);
     if !global.quiet && model.is_none() {
@@ -63,7 +64,22 @@ fn open_pack(global: &GlobalArgs, pack: &Path, model: Option<&str>) -> anyhow::R
     }
     let bb = Backbone::open(&id)?;
     pack.check_backbone(&bb)?;
-    Ok((bb, pack))
+    Ok((Arc::new(bb), pack))
+}
+
+/// A pack on its backbone (`--model`, or the one the pack records) on `--device`, decoding with
+/// the pack's defaults overridden by the decoding flags; the pack's manifest comes with it.
+fn open_predictor(
+    global: &GlobalArgs,
+    pack: &Path,
+    model: Option<&str>,
+    decode: &DecodeArgs,
+) -> anyhow::Result<(Predictor, Pack)> {
+    let (bb, pack) = open_pack(global, pack, model)?;
+    let device = lightner::model::device::device(&global.device)?;
+    let settings = decode_settings(pack.manifest.decoding, decode);
+    let predictor = Predictor::new(bb, &pack, &device)?.with_settings(settings);
+    Ok((predictor, pack))
 }
 
 /// Reads a labelled file, printing its warnings on stderr unless `--quiet`.
@@ -97,7 +113,7 @@ struct Labelled {
 
 /// Reads the training, dev and test files of `train`/`tune`, resolves their label set and opens
 /// the backbone.
-fn load_training(global: &GlobalArgs, args: &DataArgs) -> anyhow::Result<(Labelled, Backbone)> {
+fn load_training(global: &GlobalArgs, args: &DataArgs) -> anyhow::Result<(Labelled, Arc<Backbone>)> {
     let (train, dev, test, labels) = (&args.train, args.dev.as_deref(), args.test.as_deref(), &args.labels);
     let train_sents = read(global, train, None)?.sentences;
     let dev_sents = dev.map(|p| read(global, p, None)).transpose()?.map(|d| d.sentences);
@@ -120,7 +136,7 @@ fn load_training(global: &GlobalArgs, args: &DataArgs) -> anyhow::Result<(Labell
         eprintln!("loading backbone {}", args.model);
     }
     let bb = Backbone::open(&args.model)?;
-    Ok((Labelled { train: train_sents, dev: dev_sents, test: test_sents, labels }, bb))
+    Ok((Labelled { train: train_sents, dev: dev_sents, test: test_sents, labels }, Arc::new(bb)))
 }
 
 /// A progress bar on stderr counting `unit`s (hidden with `--quiet`).

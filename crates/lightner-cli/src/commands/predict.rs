@@ -1,19 +1,16 @@
 //! `lightner predict`: tag text (one document per line), CoNLL or JSONL with a pack. Results are
 //! written batch by batch, so output starts before the input is exhausted.
 
-use super::{decode_settings, guard, open_pack, set_threads};
+use super::{guard, open_predictor, set_threads};
 use crate::cli::{GlobalArgs, PredictArgs, PredictInput, PredictOutput};
 use anyhow::Context;
 use lightner::data::{self, Format, ReadOptions, Sentence, TagScheme};
-use lightner::pipeline::{Entity, Tagged, Tagger, document_entities};
+use lightner::pipeline::{Entity, Tagged, document_entities};
 use std::io::{BufRead, Write};
 use std::path::Path;
 
 /// Documents tagged together (text input).
 const CHUNK: usize = 32;
-
-/// Sentences handed to the tagger at once (it sorts them by length into decoding batches).
-const TAG_SLICE: usize = 1024;
 
 /// One document: its text (text input) and its sentences.
 struct Doc {
@@ -74,13 +71,9 @@ pub fn run(global: &GlobalArgs, args: &PredictArgs, out: &mut dyn Write) -> anyh
         guard::output_not_input("predict", "--output", output, &[&args.input])?;
     }
     set_threads(global)?;
-    let (bb, pack) = open_pack(global, &args.pack, args.model.as_deref())?;
-    let device = lightner::model::device::device(&global.device)?;
-    let (model, words) = pack.model(&bb, &device)?;
-    let settings = decode_settings(pack.manifest.decoding, &args.decode);
+    let (predictor, _) = open_predictor(global, &args.pack, args.model.as_deref(), &args.decode)?;
     // Raw text is split as the training data was (characters for CLUENER-style corpora).
-    let split = pack.manifest.text_words;
-    let tagger = Tagger::new(&bb, pack.labels()?, words, pack.manifest.model.pointer_space, settings);
+    let split = predictor.text_words();
     // Output to a file is collected and written atomically at the end; stdout streams.
     let mut buffer: Vec<u8> = Vec::new();
     let sink: &mut dyn Write = if args.output.is_some() { &mut buffer } else { out };
@@ -88,12 +81,8 @@ pub fn run(global: &GlobalArgs, args: &PredictArgs, out: &mut dyn Write) -> anyh
     let mut flush = |docs: &mut Vec<Doc>, sink: &mut dyn Write| -> anyhow::Result<()> {
         let words: Vec<Vec<String>> =
             docs.iter().flat_map(|d| d.sentences.iter().map(|s| s.words.clone())).collect();
-        // In slices, so that the tagger's working state (alignments, batches, sequences) stays
-        // bounded on a document of a million sentences; only the results are kept whole.
-        let mut tagged = Vec::with_capacity(words.len());
-        for slice in words.chunks(TAG_SLICE) {
-            tagged.extend(tagger.tag(&model, slice)?);
-        }
+        // Documents are tagged together, so that short lines fill the decoding batches.
+        let tagged = predictor.tag(&words)?;
         let mut k = 0;
         for d in docs.iter() {
             let n = d.sentences.len();

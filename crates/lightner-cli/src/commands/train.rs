@@ -11,12 +11,13 @@ use lightner::data::Sentence;
 use lightner::eval::Report;
 use lightner::pipeline::pack::PACK_DIR;
 use lightner::pipeline::session::{self, TrainJob, TrainOutcome};
-use lightner::pipeline::{Backbone, DecodeSettings, ModelSpec, PromptSize, Tagger};
+use lightner::pipeline::{Backbone, DecodeSettings, ModelSpec, Predictor, PromptSize};
 use lightner::tokenize::{LabelWordMode, PointerSpace};
 use lightner::train::checkpoint::CHECKPOINT_DIR;
 use lightner::train::{EpochLog, Observer, TrainConfig, TrainWhat};
 use std::io::Write;
 use std::path::Path;
+use std::sync::Arc;
 
 /// Draws a progress bar over the steps and prints a line per epoch.
 struct Progress {
@@ -209,7 +210,7 @@ pub(super) fn train_what(bb: &Backbone, args: &TrainingArgs, quiet: bool) -> Tra
 /// Scores the trained model on `test` when given (recording the score in the manifest), then
 /// saves the pack with its per-epoch log (metrics.jsonl) and plot (training.svg).
 pub(super) fn save_pack(
-    bb: &Backbone,
+    bb: &Arc<Backbone>,
     outcome: &mut TrainOutcome,
     test: Option<(&Path, &[Sentence])>,
     out: &Path,
@@ -219,11 +220,8 @@ pub(super) fn save_pack(
     if let Some((path, test)) = test {
         // Scored as the saved pack will predict: loaded onto the plain device, prompts folded
         // into fixed prefixes (faster than the training copy, which records a graph).
-        let pack = &outcome.pack;
-        let (model, words) = pack.model(bb, device)?;
-        let m = &pack.manifest;
-        let tagger = Tagger::new(bb, pack.labels()?, words, m.model.pointer_space, m.decoding);
-        let (r, _) = tagger.evaluate(&model, test).with_context(|| format!("scoring {}", path.display()))?;
+        let predictor = Predictor::new(Arc::clone(bb), &outcome.pack, device)?;
+        let (r, _) = predictor.evaluate(test).with_context(|| format!("scoring {}", path.display()))?;
         if let Some(m) = outcome.pack.manifest.metrics.as_object_mut() {
             m.insert(
                 "test".into(),

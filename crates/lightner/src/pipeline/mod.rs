@@ -5,6 +5,7 @@
 pub mod backbone;
 pub mod entities;
 pub mod pack;
+pub mod predictor;
 pub mod session;
 pub mod tagger;
 pub mod tuning;
@@ -13,6 +14,7 @@ pub mod windows;
 pub use backbone::Backbone;
 pub use entities::{Entity, document_entities};
 pub use pack::{Manifest, Pack};
+pub use predictor::Predictor;
 pub use tagger::{DecodeSettings, Tagged, Tagger};
 
 use crate::data::LabelSet;

@@ -253,11 +253,16 @@ impl<'a> Tagger<'a> {
     pub fn evaluate(&self, model: &LightNer, gold: &[Sentence]) -> Result<(Report, Vec<Tagged>)> {
         let words: Vec<Vec<String>> = gold.iter().map(|s| s.words.clone()).collect();
         let tagged = self.tag(model, &words)?;
-        let mut ev = Evaluator::new();
-        for (g, t) in gold.iter().zip(&tagged) {
-            let pred: Vec<crate::data::Span> = t.spans.iter().map(|s| s.span.clone()).collect();
-            ev.add(&g.spans, &pred);
-        }
-        Ok((ev.report(), tagged))
+        Ok((score(gold, &tagged), tagged))
     }
+}
+
+/// The report of tagged sentences against their gold entities (seqeval strict).
+pub fn score(gold: &[Sentence], tagged: &[Tagged]) -> Report {
+    let mut ev = Evaluator::new();
+    for (g, t) in gold.iter().zip(tagged) {
+        let pred: Vec<crate::data::Span> = t.spans.iter().map(|s| s.span.clone()).collect();
+        ev.add(&g.spans, &pred);
+    }
+    ev.report()
 }
