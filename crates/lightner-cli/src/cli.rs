@@ -97,12 +97,88 @@ pub enum Command {
     /// Download a backbone from the Hugging Face hub into the local cache and print its folder.
     #[command(after_help = FETCH_EXAMPLES)]
     Fetch(FetchArgs),
+    /// Serve many prompt packs over HTTP: one backbone in memory per backbone, a pack per request.
+    #[command(after_help = SERVE_EXAMPLES)]
+    Serve(ServeArgs),
+}
+
+const SERVE_EXAMPLES: &str = "\
+Examples:
+  lightner serve --packs packs/            # every sub-folder of packs/ is a pack, named by it
+  curl -s localhost:8080/v1/entities -H 'Content-Type: application/json' \\
+      -d '{\"pack\": \"movie\", \"text\": \"show me films with tom hanks\"}'
+  LIGHTNER_API_KEY=secret lightner serve --packs packs/ --addr 0.0.0.0:8080
+
+Open http://127.0.0.1:8080/ for a page to try it. Packs added, replaced or removed in the folder
+are picked up within --scan-secs (or at once with POST /v1/packs/reload). Every route but
+/health requires `Authorization: Bearer KEY` when a key is set. docs/serving.md has every route.";
+
+/// Arguments of `lightner serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Folder whose sub-folders are prompt packs (each named by its folder).
+    #[arg(long, value_name = "DIR")]
+    pub packs: PathBuf,
+
+    /// Backbone for every pack [default: the one each pack records].
+    #[arg(long, value_name = "ID|DIR")]
+    pub model: Option<String>,
+
+    /// Address to listen on (loopback unless told otherwise; port 0 picks a free one).
+    #[arg(long, default_value = "127.0.0.1:8080", value_name = "IP:PORT")]
+    pub addr: std::net::SocketAddr,
+
+    /// Require `Authorization: Bearer KEY` on every route but /health [default: the environment
+    /// variable LIGHTNER_API_KEY, else no key].
+    #[arg(long, value_name = "KEY")]
+    pub api_key: Option<String>,
+
+    /// Texts per request (1 to 10000).
+    #[arg(long, default_value_t = 64, value_parser = values::count_up_to(10_000))]
+    pub max_texts: usize,
+
+    /// Characters per text (1 to 10000000).
+    #[arg(long, default_value_t = 100_000, value_parser = values::count_up_to(10_000_000))]
+    pub max_chars: usize,
+
+    /// Bytes of a request body (1 to 1073741824).
+    #[arg(long, default_value_t = 2 << 20, value_parser = values::count_up_to(1 << 30))]
+    pub max_body_bytes: usize,
+
+    /// Requests waiting for the model; beyond, 429 with Retry-After (1 to 100000).
+    #[arg(long, default_value_t = 256, value_parser = values::count_up_to(100_000))]
+    pub queue: usize,
+
+    /// Seconds a request may wait for its result before a 503 (1 to 3600).
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub timeout_secs: u64,
+
+    /// Seconds between scans of the packs folder (0.1 to 3600).
+    #[arg(long, default_value_t = 2.0, value_parser = scan_secs)]
+    pub scan_secs: f64,
+
+    /// Milliseconds the model thread waits for more requests to batch with one (0 to 1000).
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(0..=1000))]
+    pub batch_window_ms: u64,
+}
+
+fn scan_secs(s: &str) -> Result<f64, String> {
+    let x = values::positive(s)?;
+    if (0.1..=3600.0).contains(&x) { Ok(x) } else { Err(format!("{x} is not in [0.1, 3600]")) }
 }
 
 impl Command {
     /// Whether the command runs the model (and so allocates big tensors: see `malloc`).
     pub fn runs_model(&self) -> bool {
-        matches!(self, Self::Bench(_) | Self::Train(_) | Self::Eval(_) | Self::Predict(_) | Self::Tune(_))
+        matches!(
+            self,
+            Self::Bench(_)
+                | Self::Train(_)
+                | Self::Eval(_)
+                | Self::Predict(_)
+                | Self::Tune(_)
+                | Self::Serve(_)
+        )
     }
 }
 

@@ -8,6 +8,7 @@ mod commands;
 mod fuzz_args;
 mod malloc;
 mod plot;
+mod serve;
 mod values;
 
 use clap::Parser;

@@ -41,6 +41,7 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> anyhow::Result<()> {
         Command::Tune(args) => tune::run(&cli.global, args, out),
         Command::InitTiny(args) => init_tiny::run(&cli.global, args, out),
         Command::Fetch(args) => fetch::run(&cli.global, args, out),
+        Command::Serve(args) => crate::serve::run(&cli.global, args, out),
     }
 }
 
@@ -173,7 +174,7 @@ fn format_name(format: Format) -> String {
 }
 
 /// Sizes the global thread pool from `--threads` (model commands only; default: all cores).
-fn set_threads(global: &GlobalArgs) -> anyhow::Result<()> {
+pub(crate) fn set_threads(global: &GlobalArgs) -> anyhow::Result<()> {
     if let Some(n) = global.threads {
         rayon::ThreadPoolBuilder::new().num_threads(n as usize).build_global()?;
     }

@@ -81,7 +81,13 @@ impl Predictor {
 
     /// Tags sentences given as words, one result per sentence, in order.
     pub fn tag(&self, sentences: &[Vec<String>]) -> Result<Vec<Tagged>> {
-        let tagger = self.tagger();
+        self.tag_with(sentences, self.settings)
+    }
+
+    /// [`Predictor::tag`] with other decoding settings (a server's per-request options).
+    pub fn tag_with(&self, sentences: &[Vec<String>], settings: DecodeSettings) -> Result<Vec<Tagged>> {
+        let tagger =
+            Tagger::new(&self.backbone, self.labels.clone(), self.words.clone(), self.space, settings);
         let mut out = Vec::with_capacity(sentences.len());
         for slice in sentences.chunks(TAG_SLICE) {
             out.extend(tagger.tag(&self.model, slice)?);

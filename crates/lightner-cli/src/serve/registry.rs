@@ -1,0 +1,181 @@
+//! The packs a server knows: every sub-folder of the packs folder, named by its folder, loaded
+//! onto its backbone. Backbones are opened once and shared by all their packs. A pack that cannot
+//! be loaded (corrupt, half-written, backbone missing) is listed as unavailable with the reason;
+//! it never stops the others. No async here: the model worker owns the registry.
+
+use lightner::pipeline::{Backbone, Pack, Predictor};
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// What `GET /v1/packs` says of a pack.
+#[derive(Debug, Clone, Serialize)]
+pub struct PackInfo {
+    /// Its folder's name: what requests name.
+    pub name: String,
+    /// `ready` or `unavailable`.
+    pub status: &'static str,
+    /// Why it is unavailable.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Entity types, in target order.
+    pub labels: Vec<String>,
+    /// The fusion weight α.
+    pub alpha: Option<f64>,
+    /// The backbone it runs on (folder or hub id).
+    pub backbone: Option<String>,
+    /// The metrics its manifest records (dev/test scores).
+    pub metrics: serde_json::Value,
+    /// Bytes of its files.
+    pub size_bytes: u64,
+}
+
+struct Entry {
+    /// Hash of `manifest.json` when loaded: a replaced pack has another manifest (its checksum
+    /// of the tensors changes with it).
+    stamp: Option<String>,
+    info: PackInfo,
+    predictor: Option<Predictor>,
+}
+
+/// Why a pack cannot answer.
+pub enum Lookup<'a> {
+    /// Ready.
+    Ready(&'a Predictor),
+    /// No pack of that name.
+    NotFound,
+    /// Known but not loaded, with the reason.
+    Unavailable(String),
+}
+
+/// The packs of one folder over shared backbones.
+pub struct Registry {
+    dir: PathBuf,
+    model: Option<String>,
+    device: burn::tensor::Device,
+    backbones: HashMap<String, Arc<Backbone>>,
+    packs: BTreeMap<String, Entry>,
+}
+
+impl Registry {
+    /// An empty registry of `dir`; `model` overrides every pack's recorded backbone.
+    pub fn new(dir: PathBuf, model: Option<String>, device: burn::tensor::Device) -> Self {
+        Self { dir, model, device, backbones: HashMap::new(), packs: BTreeMap::new() }
+    }
+
+    /// Brings the registry in line with the folder: new packs are loaded, replaced ones
+    /// reloaded, removed ones dropped. Returns a log line per change.
+    pub fn scan(&mut self) -> Vec<String> {
+        let mut log = Vec::new();
+        let mut seen = Vec::new();
+        let entries = match std::fs::read_dir(&self.dir) {
+            Ok(e) => e,
+            Err(e) => return vec![format!("cannot read {}: {e}", self.dir.display())],
+        };
+        for e in entries.flatten() {
+            let Ok(name) = e.file_name().into_string() else { continue };
+            // Hidden folders are lightner's staging folders (a pack being written) or the user's.
+            if name.starts_with('.') || !e.path().is_dir() {
+                continue;
+            }
+            seen.push(name.clone());
+            let stamp = manifest_stamp(&e.path());
+            if self.packs.get(&name).is_some_and(|p| p.stamp == stamp) {
+                continue;
+            }
+            let entry = self.load(&name, &e.path(), stamp);
+            log.push(match &entry.info.reason {
+                None => format!("pack {name}: ready ({} labels)", entry.info.labels.len()),
+                Some(r) => format!("pack {name}: unavailable: {r}"),
+            });
+            self.packs.insert(name, entry);
+        }
+        let gone: Vec<String> = self.packs.keys().filter(|k| !seen.contains(k)).cloned().collect();
+        for name in gone {
+            self.packs.remove(&name);
+            log.push(format!("pack {name}: removed"));
+        }
+        log
+    }
+
+    fn load(&mut self, name: &str, dir: &Path, stamp: Option<String>) -> Entry {
+        let size_bytes = folder_size(dir);
+        let mut info = PackInfo {
+            name: name.to_string(),
+            status: "unavailable",
+            reason: None,
+            labels: vec![],
+            alpha: None,
+            backbone: None,
+            metrics: serde_json::Value::Null,
+            size_bytes,
+        };
+        let pack = match Pack::load(dir) {
+            Ok(p) => p,
+            Err(e) => {
+                info.reason = Some(lightner::error::report(&e));
+                return Entry { stamp, info, predictor: None };
+            }
+        };
+        let m = &pack.manifest;
+        info.labels = m.labels.iter().map(|l| l.name.clone()).collect();
+        info.alpha = Some(m.model.alpha);
+        info.metrics = m.metrics.clone();
+        let id = self.model.clone().unwrap_or_else(|| m.backbone.id.clone());
+        info.backbone = Some(id.clone());
+        let result = self.backbone(&id).and_then(|bb| Predictor::new(bb, &pack, &self.device));
+        match result {
+            Ok(p) => {
+                info.status = "ready";
+                Entry { stamp, info, predictor: Some(p) }
+            }
+            Err(e) => {
+                info.reason = Some(lightner::error::report(&e));
+                Entry { stamp, info, predictor: None }
+            }
+        }
+    }
+
+    /// The backbone `id`, opened on first use and shared afterwards.
+    fn backbone(&mut self, id: &str) -> lightner::Result<Arc<Backbone>> {
+        if let Some(bb) = self.backbones.get(id) {
+            return Ok(Arc::clone(bb));
+        }
+        let bb = Arc::new(Backbone::open(id)?);
+        self.backbones.insert(id.to_string(), Arc::clone(&bb));
+        Ok(bb)
+    }
+
+    /// The pack `name` (a name, never a path: only folder names found by the scan match).
+    pub fn get(&self, name: &str) -> Lookup<'_> {
+        match self.packs.get(name) {
+            None => Lookup::NotFound,
+            Some(Entry { predictor: Some(p), .. }) => Lookup::Ready(p),
+            Some(e) => Lookup::Unavailable(e.info.reason.clone().unwrap_or_default()),
+        }
+    }
+
+    /// Every pack, by name.
+    pub fn infos(&self) -> Vec<PackInfo> {
+        self.packs.values().map(|e| e.info.clone()).collect()
+    }
+
+    /// The backbones opened so far.
+    pub fn backbone_ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self.backbones.keys().cloned().collect();
+        ids.sort();
+        ids
+    }
+}
+
+/// A hash of a pack folder's manifest, `None` when it cannot be read (a folder being filled).
+fn manifest_stamp(dir: &Path) -> Option<String> {
+    std::fs::read(dir.join("manifest.json")).ok().map(|b| lightner::pipeline::backbone::fnv_hex(&b))
+}
+
+fn folder_size(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|d| d.flatten().filter_map(|e| e.metadata().ok()).filter(|m| m.is_file()).map(|m| m.len()).sum())
+        .unwrap_or(0)
+}

@@ -1,0 +1,232 @@
+//! The model worker: one thread that owns the registry (and so every model) and drains a
+//! bounded queue. Jobs that arrive together for the same pack and decoding settings are tagged
+//! as one batch, so that concurrent requests share decoding batches. A panic while tagging
+//! answers the jobs of that batch with an error; the worker goes on.
+
+use super::registry::{Lookup, PackInfo, Registry};
+use lightner::data::{Sentence, jsonl};
+use lightner::pipeline::{Entity, document_entities};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+use tokio::sync::oneshot;
+
+/// What a request asks to tag.
+#[derive(Debug, Clone)]
+pub enum Input {
+    /// Raw texts, split into sentences and words as the pack's training data was.
+    Texts(Vec<String>),
+    /// Pre-tokenized sentences.
+    Tokens(Vec<Vec<String>>),
+}
+
+/// Why a job failed.
+#[derive(Debug)]
+pub enum JobError {
+    /// No pack of that name.
+    NotFound(String),
+    /// The pack exists but is not loaded.
+    Unavailable(String),
+    /// The input is malformed (a bad token).
+    BadInput(String),
+    /// Tagging failed (a library error or a panic).
+    Failed(String),
+}
+
+/// The entities of every text of a job.
+pub type JobResult = Result<Vec<Vec<Entity>>, JobError>;
+
+/// A unit of work for the model thread.
+pub enum Job {
+    /// Tag `input` with `pack`, `beams` overriding the pack's beam count.
+    Tag { pack: String, input: Input, beams: Option<usize>, reply: oneshot::Sender<JobResult> },
+    /// Rescan the packs folder now.
+    Reload { reply: oneshot::Sender<Vec<PackInfo>> },
+}
+
+/// What the HTTP side may read without asking the worker.
+#[derive(Default)]
+pub struct Shared {
+    /// The packs after the last scan.
+    pub packs: Vec<PackInfo>,
+    /// The backbones opened.
+    pub backbones: Vec<String>,
+    /// Whether the first scan is done.
+    pub ready: bool,
+}
+
+/// Worker settings.
+pub struct WorkerConfig {
+    /// How often the folder is rescanned when no job comes.
+    pub scan_every: Duration,
+    /// How long the worker waits for more jobs to batch with the first one.
+    pub batch_window: Duration,
+    /// At most this many jobs in one batch.
+    pub max_batch_jobs: usize,
+}
+
+/// Runs the worker until every sender of `jobs` is gone.
+/// `loaded` is told once the first scan is done (every pack found at start loaded or refused).
+pub fn run(
+    mut registry: Registry,
+    jobs: Receiver<Job>,
+    shared: Arc<RwLock<Shared>>,
+    cfg: WorkerConfig,
+    quiet: bool,
+    loaded: std::sync::mpsc::Sender<()>,
+) {
+    let publish = |registry: &Registry, shared: &Arc<RwLock<Shared>>| {
+        if let Ok(mut s) = shared.write() {
+            s.packs = registry.infos();
+            s.backbones = registry.backbone_ids();
+            s.ready = true;
+        }
+    };
+    let scan = |registry: &mut Registry| {
+        for line in registry.scan() {
+            if !quiet {
+                eprintln!("{line}");
+            }
+        }
+    };
+    scan(&mut registry);
+    publish(&registry, &shared);
+    let _ = loaded.send(());
+    let mut last_scan = Instant::now();
+    loop {
+        let first = match jobs.recv_timeout(cfg.scan_every) {
+            Ok(j) => j,
+            Err(RecvTimeoutError::Timeout) => {
+                scan(&mut registry);
+                publish(&registry, &shared);
+                last_scan = Instant::now();
+                continue;
+            }
+            Err(RecvTimeoutError::Disconnected) => return,
+        };
+        // A short window lets concurrent requests join the batch.
+        let mut batch = vec![first];
+        let deadline = Instant::now() + cfg.batch_window;
+        while batch.len() < cfg.max_batch_jobs {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match jobs.recv_timeout(left) {
+                Ok(j) => batch.push(j),
+                Err(_) => break,
+            }
+        }
+        let mut tags = Vec::new();
+        for job in batch {
+            match job {
+                Job::Reload { reply } => {
+                    scan(&mut registry);
+                    publish(&registry, &shared);
+                    last_scan = Instant::now();
+                    let _ = reply.send(registry.infos());
+                }
+                Job::Tag { pack, input, beams, reply } => tags.push((pack, input, beams, reply)),
+            }
+        }
+        tag_grouped(&registry, tags);
+        if last_scan.elapsed() >= cfg.scan_every {
+            scan(&mut registry);
+            publish(&registry, &shared);
+            last_scan = Instant::now();
+        }
+    }
+}
+
+type TagJob = (String, Input, Option<usize>, oneshot::Sender<JobResult>);
+
+/// Tags jobs grouped by pack and beam count, one model call per group.
+fn tag_grouped(registry: &Registry, mut jobs: Vec<TagJob>) {
+    while !jobs.is_empty() {
+        let (pack, beams) = (jobs[0].0.clone(), jobs[0].2);
+        let (group, rest): (Vec<TagJob>, Vec<TagJob>) =
+            jobs.into_iter().partition(|j| j.0 == pack && j.2 == beams);
+        jobs = rest;
+        let predictor = match registry.get(&pack) {
+            Lookup::Ready(p) => p,
+            Lookup::NotFound => {
+                group.into_iter().for_each(|j| drop(j.3.send(Err(JobError::NotFound(pack.clone())))));
+                continue;
+            }
+            Lookup::Unavailable(r) => {
+                group.into_iter().for_each(|j| drop(j.3.send(Err(JobError::Unavailable(r.clone())))));
+                continue;
+            }
+        };
+        // Every job's documents (a text, or one pre-tokenized sentence) as sentences.
+        let mut docs: Vec<(usize, Vec<Sentence>)> = Vec::new();
+        let mut replies: Vec<Pending> = Vec::new();
+        for (k, (_, input, _, reply)) in group.into_iter().enumerate() {
+            match documents(&input, predictor.text_words()) {
+                Ok(d) => {
+                    docs.extend(d.into_iter().map(|s| (k, s)));
+                    replies.push(Some((reply, Vec::new())));
+                }
+                Err(e) => {
+                    let _ = reply.send(Err(JobError::BadInput(e)));
+                    replies.push(None);
+                }
+            }
+        }
+        let words: Vec<Vec<String>> =
+            docs.iter().flat_map(|(_, d)| d.iter().map(|s| s.words.clone())).collect();
+        let mut settings = predictor.settings();
+        if let Some(b) = beams {
+            settings.num_beams = b;
+        }
+        let tagged =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| predictor.tag_with(&words, settings)));
+        let tagged = match tagged {
+            Ok(Ok(t)) => t,
+            Ok(Err(e)) => {
+                fail(replies, &lightner::error::report(&e));
+                continue;
+            }
+            Err(_) => {
+                fail(replies, "the model panicked on this batch; the server goes on");
+                continue;
+            }
+        };
+        let mut at = 0;
+        for (k, doc) in &docs {
+            let n = doc.len();
+            if let Some((_, out)) = replies[*k].as_mut() {
+                out.push(document_entities(doc, &tagged[at..at + n]));
+            }
+            at += n;
+        }
+        for (reply, out) in replies.into_iter().flatten() {
+            let _ = reply.send(Ok(out));
+        }
+    }
+}
+
+/// A job's reply channel and the entities gathered for it so far (`None`: already answered).
+type Pending = Option<(oneshot::Sender<JobResult>, Vec<Vec<Entity>>)>;
+
+fn fail(replies: Vec<Pending>, msg: &str) {
+    for (reply, _) in replies.into_iter().flatten() {
+        let _ = reply.send(Err(JobError::Failed(msg.to_string())));
+    }
+}
+
+/// The documents of an input: each text split into sentences, or each token list as one
+/// sentence.
+fn documents(input: &Input, split: lightner::data::words::WordSplit) -> Result<Vec<Vec<Sentence>>, String> {
+    match input {
+        Input::Texts(texts) => {
+            Ok(texts.iter().map(|t| lightner::data::text::sentences_with(t, split)).collect())
+        }
+        Input::Tokens(sents) => sents
+            .iter()
+            .enumerate()
+            .map(|(i, words)| {
+                jsonl::from_tokens(words.clone(), vec![])
+                    .map(|s| vec![s])
+                    .map_err(|e| format!("tokens[{i}]: {e}"))
+            })
+            .collect(),
+    }
+}

@@ -1,0 +1,248 @@
+//! `lightner serve` as a client sees it: the real binary on a loopback port, two packs over one
+//! tiny backbone plus a broken one; every route, the error statuses, authentication, hot reload
+//! (add, replace with a corrupt pack, remove) and a shutdown that lets a request in flight
+//! finish. Results must equal `lightner predict` on the same texts.
+
+mod common;
+
+use common::{bin, movie, run, s, tiny_args};
+use serde_json::{Value, json};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Stdio};
+
+/// A server process and its address; killed when dropped (a failed test leaves nothing behind).
+struct Server {
+    child: Child,
+    addr: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(packs: &Path, extra: &[&str]) -> Server {
+    let mut args = vec![
+        "-q",
+        "--threads",
+        "1",
+        "serve",
+        "--packs",
+        s(packs),
+        "--addr",
+        "127.0.0.1:0",
+        "--scan-secs",
+        "0.2",
+    ];
+    args.extend_from_slice(extra);
+    let mut child =
+        bin().args(&args).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().expect("start server");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let addr =
+        line.trim().strip_prefix("listening on http://").unwrap_or_else(|| panic!("{line:?}")).to_string();
+    Server { child, addr }
+}
+
+/// One HTTP/1.1 exchange: (status, JSON body or the body as a string).
+fn http(addr: &str, method: &str, path: &str, body: Option<&str>, headers: &[(&str, &str)]) -> (u16, Value) {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    let body = body.unwrap_or("");
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    if !body.is_empty() {
+        req.push_str("Content-Type: application/json\r\n");
+    }
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    req.push_str(body);
+    stream.write_all(req.as_bytes()).unwrap();
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw).unwrap();
+    let (head, rest) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
+    let status: u16 = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let v = serde_json::from_str(rest).unwrap_or_else(|_| Value::String(rest.to_string()));
+    (status, v)
+}
+
+fn post(addr: &str, body: &Value) -> (u16, Value) {
+    http(addr, "POST", "/v1/entities", Some(&body.to_string()), &[])
+}
+
+/// A tiny backbone and a pack trained on it, in `dir`.
+fn trained_pack(dir: &Path) -> std::path::PathBuf {
+    let (train, _) = movie(dir, 12);
+    let tiny = dir.join("tiny");
+    run(&["init-tiny", "--out", s(&tiny), "--vocab-from", s(&train)]);
+    let pack = dir.join("trained.pack");
+    let mut args = tiny_args("train", s(&tiny), s(&train), "mit-movie", s(&pack), "20");
+    args.push("--no-dropout");
+    run(&args);
+    pack
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+    }
+}
+
+const TEXTS: [&str; 3] = [
+    "show me films with tom hanks from the nineties",
+    "Who directed Jaws? It was Spielberg.",
+    "what movies star harrison ford",
+];
+
+#[test]
+fn the_server_answers_every_route_as_documented() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pack = trained_pack(tmp.path());
+    let packs = tmp.path().join("packs");
+    copy_dir(&pack, &packs.join("movie"));
+    copy_dir(&pack, &packs.join("movie2"));
+    std::fs::create_dir_all(packs.join("broken")).unwrap();
+    std::fs::write(packs.join("broken/manifest.json"), "{").unwrap();
+    let server = start(&packs, &["--max-texts", "4"]);
+    let a = server.addr.as_str();
+
+    assert_eq!(http(a, "GET", "/health", None, &[]), (200, json!({"status": "ok"})));
+    assert_eq!(http(a, "GET", "/ready", None, &[]).0, 200);
+    let (st, info) = http(a, "GET", "/info", None, &[]);
+    assert_eq!(st, 200);
+    assert_eq!(info["limits"]["max_texts"], 4);
+    assert_eq!(info["backbones"].as_array().unwrap().len(), 1, "two packs, one backbone: {info}");
+    let (_, list) = http(a, "GET", "/v1/packs", None, &[]);
+    let status: Vec<(String, String)> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["name"].as_str().unwrap().to_string(), p["status"].as_str().unwrap().to_string()))
+        .collect();
+    assert_eq!(
+        status,
+        [
+            ("broken".into(), "unavailable".into()),
+            ("movie".into(), "ready".into()),
+            ("movie2".into(), "ready".into())
+        ]
+    );
+
+    // Results equal `lightner predict` on the same texts.
+    let input = tmp.path().join("texts.txt");
+    std::fs::write(&input, TEXTS.join("\n") + "\n").unwrap();
+    let o = run(&["-q", "predict", "--pack", s(&packs.join("movie")), "--input", s(&input)]);
+    let want: Vec<Value> = String::from_utf8(o.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap()["entities"].clone())
+        .collect();
+    let (st, got) = post(a, &json!({"pack": "movie", "texts": TEXTS}));
+    assert_eq!(st, 200, "{got}");
+    let got: Vec<Value> = got["results"].as_array().unwrap().iter().map(|r| r["entities"].clone()).collect();
+    assert_eq!(got, want);
+    assert!(
+        got.iter().any(|e| !e.as_array().unwrap().is_empty()),
+        "no entities at all: the comparison shows little"
+    );
+    let (_, one) = post(a, &json!({"pack": "movie2", "text": TEXTS[0]}));
+    assert_eq!(one["results"][0]["entities"], want[0]);
+    let (st, d) = http(
+        a,
+        "POST",
+        "/v1/entities?format=displacy",
+        Some(&json!({"pack": "movie", "text": TEXTS[0]}).to_string()),
+        &[],
+    );
+    assert_eq!(st, 200);
+    assert_eq!(d[0]["text"], TEXTS[0]);
+    assert_eq!(d[0]["ents"].as_array().unwrap().len(), want[0].as_array().unwrap().len());
+    let (st, t) = post(
+        a,
+        &json!({"pack": "movie", "tokens": [["tom", "hanks", "films"]], "options": {"num_beams": 2, "min_score": 0.0}}),
+    );
+    assert_eq!(st, 200, "{t}");
+
+    // Errors: status and error_type.
+    let cases: Vec<(Value, u16, &str)> = vec![
+        (json!({"pack": "nope", "text": "x"}), 404, "pack_not_found"),
+        (json!({"pack": "broken", "text": "x"}), 424, "pack_unavailable"),
+        (json!({"pack": "movie", "texts": ["a", "b", "c", "d", "e"]}), 413, "payload_too_large"),
+        (json!({"pack": "movie", "txt": "a"}), 422, "validation"),
+        (json!({"pack": "movie", "text": "a", "texts": ["b"]}), 422, "validation"),
+        (json!({"pack": "movie", "texts": []}), 422, "validation"),
+        (json!({"pack": "movie", "tokens": [["new york"]]}), 422, "validation"),
+        (json!({"pack": "movie", "text": "a", "options": {"num_beams": 0}}), 422, "validation"),
+        (json!({"pack": "../movie", "text": "a"}), 404, "pack_not_found"),
+    ];
+    for (body, status, kind) in cases {
+        let (st, v) = post(a, &body);
+        assert_eq!((st, v["error_type"].as_str()), (status, Some(kind)), "{body}: {v}");
+        assert!(v["error"].as_str().is_some_and(|m| !m.is_empty()));
+    }
+    let (st, v) = http(a, "POST", "/v1/entities", Some("{\"pack\": "), &[]);
+    assert_eq!((st, v["error_type"].as_str()), (400, Some("bad_request")));
+    let (st, v) = http(a, "GET", "/nowhere", None, &[]);
+    assert_eq!((st, v["error_type"].as_str()), (404, Some("not_found")));
+    let (st, page) = http(a, "GET", "/", None, &[]);
+    assert!(st == 200 && page.as_str().is_some_and(|p| p.contains("/v1/entities")));
+
+    // Hot reload: a new pack, a pack replaced by a corrupt one, a pack removed.
+    copy_dir(&pack, &packs.join("added"));
+    std::fs::write(packs.join("movie2/manifest.json"), "not json").unwrap();
+    std::fs::remove_dir_all(packs.join("broken")).unwrap();
+    let (st, list) = http(a, "POST", "/v1/packs/reload", None, &[]);
+    assert_eq!(st, 200);
+    let names: Vec<(&str, &str)> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["name"].as_str().unwrap(), p["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(names, [("added", "ready"), ("movie", "ready"), ("movie2", "unavailable")]);
+    assert_eq!(post(a, &json!({"pack": "added", "text": TEXTS[0]})).1["results"][0]["entities"], want[0]);
+    assert_eq!(post(a, &json!({"pack": "movie2", "text": "x"})).0, 424);
+}
+
+#[test]
+fn a_key_guards_every_route_but_health_and_shutdown_finishes_what_is_in_flight() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pack = trained_pack(tmp.path());
+    let packs = tmp.path().join("packs");
+    copy_dir(&pack, &packs.join("movie"));
+    let mut server = start(&packs, &["--api-key", "s3cret"]);
+    let a = server.addr.clone();
+    assert_eq!(http(&a, "GET", "/health", None, &[]).0, 200);
+    for (path, method) in [("/v1/packs", "GET"), ("/info", "GET"), ("/ready", "GET"), ("/", "GET")] {
+        let (st, v) = http(&a, method, path, None, &[]);
+        assert_eq!((st, v["error_type"].as_str()), (401, Some("unauthorized")), "{path}");
+    }
+    assert_eq!(http(&a, "GET", "/v1/packs", None, &[("Authorization", "Bearer wrong")]).0, 401);
+    assert_eq!(http(&a, "GET", "/v1/packs", None, &[("Authorization", "Bearer s3cret")]).0, 200);
+
+    // A request in flight when SIGTERM arrives is answered; then the process exits 0.
+    let body = json!({"pack": "movie", "texts": TEXTS}).to_string();
+    let mut stream = TcpStream::connect(&a).unwrap();
+    let req = format!(
+        "POST /v1/entities HTTP/1.1\r\nHost: {a}\r\nConnection: close\r\nAuthorization: Bearer s3cret\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(req.as_bytes()).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let pid = server.child.id().to_string();
+    assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw).unwrap();
+    assert!(raw.starts_with("HTTP/1.1 200"), "{raw}");
+    let status = server.child.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+}
