@@ -330,3 +330,35 @@ async fn await_reply<T>(state: &AppState, rx: tokio::sync::oneshot::Receiver<T>)
 async fn page() -> Html<&'static str> {
     Html(include_str!("page.html"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(jobs: SyncSender<Job>) -> AppState {
+        let limits =
+            Limits { max_texts: 1, max_chars: 1, max_body_bytes: 1, queue: 0, timeout_secs: 1, max_beams: 1 };
+        AppState { jobs, shared: Arc::default(), limits, api_key: None, packs_dir: String::new() }
+    }
+
+    #[test]
+    fn a_full_queue_answers_429_with_retry_after_and_a_gone_worker_503() {
+        let (tx, rx) = std::sync::mpsc::sync_channel(0);
+        let (reply, _) = tokio::sync::oneshot::channel();
+        let r = submit(&state(tx.clone()), Job::Reload { reply }).unwrap_err().into_response();
+        assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(r.headers().get(header::RETRY_AFTER).unwrap(), "1");
+        drop(rx);
+        let (reply, _) = tokio::sync::oneshot::channel();
+        let r = submit(&state(tx), Job::Reload { reply }).unwrap_err().into_response();
+        assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    }
+
+    #[test]
+    fn keys_compare_whole() {
+        assert!(constant_time_eq("abc", "abc"));
+        assert!(
+            !constant_time_eq("abc", "abd") && !constant_time_eq("abc", "ab") && !constant_time_eq("", "a")
+        );
+    }
+}
