@@ -97,7 +97,7 @@ pub enum Command {
     /// Download a backbone from the Hugging Face hub into the local cache and print its folder.
     #[command(after_help = FETCH_EXAMPLES)]
     Fetch(FetchArgs),
-    /// Serve many prompt packs over HTTP: one backbone in memory per backbone, a pack per request.
+    /// Serve many prompt packs over HTTP from one process, the pack chosen per request.
     #[command(after_help = SERVE_EXAMPLES)]
     Serve(ServeArgs),
 }
