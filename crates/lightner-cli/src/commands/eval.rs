@@ -8,7 +8,7 @@ use std::io::Write;
 pub fn run(global: &GlobalArgs, args: &EvalArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     set_threads(global)?;
     let data = read(global, &args.data, None)?.sentences;
-    let (predictor, _) = open_predictor(global, &args.pack, args.model.as_deref(), &args.decode)?;
+    let predictor = open_predictor(global, &args.pack, args.model.as_deref(), &args.decode)?;
     predictor.labels().check_covers(&args.data, &data)?;
     let (report, tagged) = predictor.evaluate(&data)?;
     let windowed = tagged.iter().filter(|t| t.windowed).count();

@@ -69,18 +69,17 @@ fn open_pack(global: &GlobalArgs, pack: &Path, model: Option<&str>) -> anyhow::R
 }
 
 /// A pack on its backbone (`--model`, or the one the pack records) on `--device`, decoding with
-/// the pack's defaults overridden by the decoding flags; the pack's manifest comes with it.
+/// the pack's defaults overridden by the decoding flags.
 fn open_predictor(
     global: &GlobalArgs,
     pack: &Path,
     model: Option<&str>,
     decode: &DecodeArgs,
-) -> anyhow::Result<(Predictor, Pack)> {
+) -> anyhow::Result<Predictor> {
     let (bb, pack) = open_pack(global, pack, model)?;
     let device = lightner::model::device::device(&global.device)?;
     let settings = decode_settings(pack.manifest.decoding, decode);
-    let predictor = Predictor::new(bb, &pack, &device)?.with_settings(settings);
-    Ok((predictor, pack))
+    Ok(Predictor::new(bb, &pack, &device)?.with_settings(settings))
 }
 
 /// Reads a labelled file, printing its warnings on stderr unless `--quiet`.

@@ -71,7 +71,7 @@ pub fn run(global: &GlobalArgs, args: &PredictArgs, out: &mut dyn Write) -> anyh
         guard::output_not_input("predict", "--output", output, &[&args.input])?;
     }
     set_threads(global)?;
-    let (predictor, _) = open_predictor(global, &args.pack, args.model.as_deref(), &args.decode)?;
+    let predictor = open_predictor(global, &args.pack, args.model.as_deref(), &args.decode)?;
     // Raw text is split as the training data was (characters for CLUENER-style corpora).
     let split = predictor.text_words();
     // Output to a file is collected and written atomically at the end; stdout streams.
