@@ -48,9 +48,8 @@ fn start(packs: &Path, extra: &[&str]) -> Server {
     Server { child, addr }
 }
 
-/// One HTTP/1.1 exchange: (status, JSON body or the body as a string).
-fn http(addr: &str, method: &str, path: &str, body: Option<&str>, headers: &[(&str, &str)]) -> (u16, Value) {
-    let mut stream = TcpStream::connect(addr).unwrap();
+/// An HTTP/1.1 request (`Connection: close`, a JSON body when given).
+fn request(addr: &str, method: &str, path: &str, body: Option<&str>, headers: &[(&str, &str)]) -> String {
     let body = body.unwrap_or("");
     let mut req = format!(
         "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
@@ -64,6 +63,13 @@ fn http(addr: &str, method: &str, path: &str, body: Option<&str>, headers: &[(&s
     }
     req.push_str("\r\n");
     req.push_str(body);
+    req
+}
+
+/// One HTTP/1.1 exchange: (status, JSON body or the body as a string).
+fn http(addr: &str, method: &str, path: &str, body: Option<&str>, headers: &[(&str, &str)]) -> (u16, Value) {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    let req = request(addr, method, path, body, headers);
     stream.write_all(req.as_bytes()).unwrap();
     let mut raw = String::new();
     stream.read_to_string(&mut raw).unwrap();
@@ -232,10 +238,7 @@ fn a_key_guards_every_route_but_health_and_shutdown_finishes_what_is_in_flight()
     // A request in flight when SIGTERM arrives is answered; then the process exits 0.
     let body = json!({"pack": "movie", "texts": TEXTS}).to_string();
     let mut stream = TcpStream::connect(&a).unwrap();
-    let req = format!(
-        "POST /v1/entities HTTP/1.1\r\nHost: {a}\r\nConnection: close\r\nAuthorization: Bearer s3cret\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
+    let req = request(&a, "POST", "/v1/entities", Some(&body), &[("Authorization", "Bearer s3cret")]);
     stream.write_all(req.as_bytes()).unwrap();
     std::thread::sleep(std::time::Duration::from_millis(20));
     let pid = server.child.id().to_string();
