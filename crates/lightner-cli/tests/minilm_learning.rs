@@ -93,15 +93,15 @@ fn pretrained_minilm_learns_mit_movie_far_better_than_random_weights() {
     // The control: every weight redrawn (BERT's N(0, 0.02), LayerNorms at 1 and 0), same shapes,
     // same tokenizer, same warm-start flag.
     let init = RandomInit { std: 0.02, bias_std: 0.0, ln_std: 0.0, seed: 11 };
-    let control = Backbone {
-        id: "random-minilm".into(),
-        dir: real.dir.clone(),
-        config: real.config.clone(),
-        tokenizer: lightner::tokenize::WordTokenizer::from_dir(&real.dir).unwrap(),
-        weights: Weights::from_tensors(&random_bart(&real.config, init)).unwrap(),
-        weights_hash: "random".into(),
-        warm_started: true,
-    };
+    let control = Backbone::from_parts(
+        "random-minilm".into(),
+        real.dir.clone(),
+        real.config.clone(),
+        lightner::tokenize::WordTokenizer::from_dir(&real.dir).unwrap(),
+        Weights::from_tensors(&random_bart(&real.config, init)).unwrap(),
+        "random".into(),
+        true,
+    );
     let f1_random = f1_after_training(&control, &test, epochs);
     eprintln!(
         "MIT-Movie 10-shot, {epochs} epochs, 200 test sentences: MiniLM F1 {f1_real:.4}, random control {f1_random:.4}"

@@ -85,10 +85,15 @@ fn post(addr: &str, body: &Value) -> (u16, Value) {
 
 /// A tiny backbone and a pack trained on it, in `dir`.
 fn trained_pack(dir: &Path) -> std::path::PathBuf {
+    trained_pack_on(dir, "0")
+}
+
+/// A tiny backbone drawn with `seed` and a pack trained on it, in `dir`.
+fn trained_pack_on(dir: &Path, seed: &str) -> std::path::PathBuf {
     let (train, _) = movie(dir, 12);
-    let tiny = dir.join("tiny");
-    run(&["init-tiny", "--out", s(&tiny), "--vocab-from", s(&train)]);
-    let pack = dir.join("trained.pack");
+    let tiny = dir.join(format!("tiny{seed}"));
+    run(&["init-tiny", "--out", s(&tiny), "--vocab-from", s(&train), "--seed", seed]);
+    let pack = dir.join(format!("trained{seed}.pack"));
     let mut args = tiny_args("train", s(&tiny), s(&train), "mit-movie", s(&pack), "20");
     args.push("--no-dropout");
     run(&args);
@@ -228,7 +233,15 @@ fn a_key_guards_every_route_but_health_and_shutdown_finishes_what_is_in_flight()
     let mut server = start(&packs, &["--api-key", "s3cret"]);
     let a = server.addr.clone();
     assert_eq!(http(&a, "GET", "/health", None, &[]).0, 200);
-    for (path, method) in [("/v1/packs", "GET"), ("/info", "GET"), ("/ready", "GET"), ("/", "GET")] {
+    for (path, method) in [
+        ("/v1/packs", "GET"),
+        ("/info", "GET"),
+        ("/ready", "GET"),
+        ("/", "GET"),
+        ("/metrics", "GET"),
+        ("/openapi.json", "GET"),
+        ("/v1/packs/reload", "POST"),
+    ] {
         let (st, v) = http(&a, method, path, None, &[]);
         assert_eq!((st, v["error_type"].as_str()), (401, Some("unauthorized")), "{path}");
     }
@@ -248,4 +261,101 @@ fn a_key_guards_every_route_but_health_and_shutdown_finishes_what_is_in_flight()
     assert!(raw.starts_with("HTTP/1.1 200"), "{raw}");
     let status = server.child.wait().unwrap();
     assert_eq!(status.code(), Some(0));
+}
+
+/// The entities `lightner predict` finds in `texts` with `pack`, one list per text.
+fn predicted(dir: &Path, pack: &Path, texts: &[&str]) -> Vec<Value> {
+    let input = dir.join("texts.txt");
+    std::fs::write(&input, texts.join("\n") + "\n").unwrap();
+    let o = run(&["-q", "predict", "--pack", s(pack), "--input", s(&input)]);
+    String::from_utf8(o.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap()["entities"].clone())
+        .collect()
+}
+
+/// The value of the sample `name` (a whole line up to the value) in a metrics exposition.
+fn sample(metrics: &str, name: &str) -> f64 {
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix(' ')))
+        .unwrap_or_else(|| panic!("no {name} in\n{metrics}"))
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn packs_over_two_backbones_each_answer_as_predict_and_the_server_reports_itself() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pack_a = trained_pack_on(tmp.path(), "0");
+    let pack_b = trained_pack_on(tmp.path(), "7");
+    let packs = tmp.path().join("packs");
+    copy_dir(&pack_a, &packs.join("a1"));
+    copy_dir(&pack_a, &packs.join("a2"));
+    copy_dir(&pack_b, &packs.join("b"));
+    let server = start(&packs, &[]);
+    let a = server.addr.as_str();
+
+    let (_, info) = http(a, "GET", "/info", None, &[]);
+    let backbones = info["backbones"].as_array().unwrap();
+    assert_eq!(backbones.len(), 2, "three packs over two backbones: {info}");
+    let (_, list) = http(a, "GET", "/v1/packs", None, &[]);
+    let on: Vec<&str> = list.as_array().unwrap().iter().map(|p| p["backbone"].as_str().unwrap()).collect();
+    assert!(on[0] == on[1] && on[0] != on[2], "{list}");
+
+    let want_a = predicted(tmp.path(), &pack_a, &TEXTS);
+    let want_b = predicted(tmp.path(), &pack_b, &TEXTS);
+    for (name, want) in [("a1", &want_a), ("a2", &want_a), ("b", &want_b)] {
+        let (st, got) = post(a, &json!({"pack": name, "texts": TEXTS}));
+        assert_eq!(st, 200, "{got}");
+        let got: Vec<Value> =
+            got["results"].as_array().unwrap().iter().map(|r| r["entities"].clone()).collect();
+        assert_eq!(&got, want, "pack {name}");
+    }
+    assert_ne!(want_a, want_b, "the two backbones tag alike: the comparison shows little");
+    assert_eq!(post(a, &json!({"pack": "nope", "text": "x"})).0, 404);
+
+    // /metrics counts what happened.
+    let (st, m) = http(a, "GET", "/metrics", None, &[]);
+    assert_eq!(st, 200);
+    let m = m.as_str().unwrap().to_string();
+    assert_eq!(sample(&m, "lightner_http_requests_total{route=\"/v1/entities\",status=\"200\"}"), 3.0);
+    assert_eq!(sample(&m, "lightner_http_requests_total{route=\"/v1/entities\",status=\"404\"}"), 1.0);
+    assert_eq!(sample(&m, "lightner_http_requests_total{route=\"/info\",status=\"200\"}"), 1.0);
+    let sentences_a1 = sample(&m, "lightner_sentences_total{pack=\"a1\"}");
+    assert!(sentences_a1 >= TEXTS.len() as f64, "{m}");
+    assert_eq!(sample(&m, "lightner_sentences_total{pack=\"b\"}"), sentences_a1);
+    assert_eq!(sample(&m, "lightner_entities_request_seconds_count{pack=\"b\"}"), 1.0);
+    assert_eq!(sample(&m, "lightner_packs{status=\"ready\"}"), 3.0);
+    assert_eq!(sample(&m, "lightner_queue_depth"), 0.0);
+
+    // /openapi.json describes exactly the routes that answer.
+    let (st, doc) = http(a, "GET", "/openapi.json", None, &[]);
+    assert_eq!(st, 200);
+    assert_eq!(doc["openapi"], "3.1.0");
+    let mut described = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            let (st, v) = http(a, &method.to_uppercase(), path, None, &[]);
+            assert!(
+                v["error_type"] != "not_found" && st != 405,
+                "{method} {path} is described but answers {st} {v}"
+            );
+            described.push(format!("{} {path}", method.to_uppercase()));
+        }
+    }
+    described.sort();
+    let routes = [
+        "GET /",
+        "GET /health",
+        "GET /info",
+        "GET /metrics",
+        "GET /openapi.json",
+        "GET /ready",
+        "GET /v1/packs",
+        "POST /v1/entities",
+        "POST /v1/packs/reload",
+    ];
+    assert_eq!(described, routes, "the OpenAPI document and the router disagree");
 }

@@ -2,10 +2,11 @@
 //! `{"error": "...", "error_type": "..."}` with a status that says whose fault it is; the model
 //! work happens on the worker thread, reached through a bounded queue.
 
+use super::metrics::Metrics;
 use super::registry::PackInfo;
 use super::worker::{Input, Job, JobError, Shared};
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Query, Request, State};
+use axum::extract::{MatchedPath, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
@@ -15,7 +16,7 @@ use lightner::pipeline::Entity;
 use serde::{Deserialize, Serialize};
 use std::sync::mpsc::{SyncSender, TrySendError};
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Limits of one server, shown at `GET /info`.
 #[derive(Debug, Clone, Serialize)]
@@ -47,6 +48,8 @@ pub struct AppState {
     pub api_key: Option<Arc<str>>,
     /// The packs folder, for `/info`.
     pub packs_dir: String,
+    /// What `/metrics` reports.
+    pub metrics: Arc<Metrics>,
 }
 
 /// An error response.
@@ -79,6 +82,8 @@ pub fn router(state: AppState) -> Router {
         .route("/", get(page))
         .route("/ready", get(ready))
         .route("/info", get(info))
+        .route("/metrics", get(metrics))
+        .route("/openapi.json", get(openapi))
         .route("/v1/packs", get(packs))
         .route("/v1/packs/reload", post(reload))
         .route("/v1/entities", post(entities))
@@ -87,8 +92,19 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(health))
         .merge(protected)
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), count))
         .layer(axum::extract::DefaultBodyLimit::max(state.limits.max_body_bytes))
         .with_state(state)
+}
+
+/// Counts every answer by route pattern and status (other paths as `unmatched`, so that a
+/// scanner trying paths cannot grow the metrics).
+async fn count(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let route =
+        request.extensions().get::<MatchedPath>().map_or("unmatched", MatchedPath::as_str).to_string();
+    let response = next.run(request).await;
+    state.metrics.request(&route, response.status().as_u16());
+    response
 }
 
 async fn auth(State(state): State<AppState>, headers: HeaderMap, request: Request, next: Next) -> Response {
@@ -136,6 +152,16 @@ async fn info(State(state): State<AppState>) -> Json<serde_json::Value> {
         "limits": state.limits,
         "auth": state.api_key.is_some(),
     }))
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    let headers = [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")];
+    (headers, state.metrics.render()).into_response()
+}
+
+/// The OpenAPI 3.1 description of every route.
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], include_str!("openapi.json")).into_response()
 }
 
 async fn packs(State(state): State<AppState>) -> Json<Vec<PackInfo>> {
@@ -188,6 +214,7 @@ async fn entities(
     Query(query): Query<FormatQuery>,
     body: Result<Json<EntitiesRequest>, JsonRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    let started = Instant::now();
     let Json(req) = body.map_err(|r| {
         let kind = match r.status() {
             StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
@@ -238,6 +265,7 @@ async fn entities(
         JobError::BadInput(m) => validation(m),
         JobError::Failed(m) => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", m),
     })?;
+    state.metrics.entities_latency(&req.pack, started.elapsed());
     let results: Vec<Vec<Entity>> =
         results.into_iter().map(|es| es.into_iter().filter(|e| e.score >= min_score).collect()).collect();
     if displacy {
@@ -298,7 +326,13 @@ fn input(req: &EntitiesRequest, limits: &Limits) -> Result<Input, ApiError> {
 
 /// Queues a job, or answers 429 when the queue is full (503 when the worker is gone).
 fn submit(state: &AppState, job: Job) -> Result<(), ApiError> {
-    match state.jobs.try_send(job) {
+    // Counted before sending: the model thread may take the job (and count it out) at once.
+    state.metrics.queued();
+    let sent = state.jobs.try_send(job);
+    if sent.is_err() {
+        state.metrics.dequeued();
+    }
+    match sent {
         Ok(()) => Ok(()),
         Err(TrySendError::Full(_)) => Err(ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
@@ -338,7 +372,14 @@ mod tests {
     fn state(jobs: SyncSender<Job>) -> AppState {
         let limits =
             Limits { max_texts: 1, max_chars: 1, max_body_bytes: 1, queue: 0, timeout_secs: 1, max_beams: 1 };
-        AppState { jobs, shared: Arc::default(), limits, api_key: None, packs_dir: String::new() }
+        AppState {
+            jobs,
+            shared: Arc::default(),
+            limits,
+            api_key: None,
+            packs_dir: String::new(),
+            metrics: Arc::default(),
+        }
     }
 
     #[test]

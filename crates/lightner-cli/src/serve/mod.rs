@@ -4,6 +4,7 @@
 //! accepting, lets requests in flight finish, and exits 0.
 
 mod api;
+mod metrics;
 mod registry;
 mod worker;
 
@@ -35,18 +36,20 @@ pub fn run(global: &GlobalArgs, args: &ServeArgs, out: &mut dyn Write) -> anyhow
     };
     let (tx, rx) = std::sync::mpsc::sync_channel(args.queue);
     let shared = Arc::new(RwLock::new(worker::Shared::default()));
+    let metrics = Arc::new(metrics::Metrics::default());
     let registry = registry::Registry::new(args.packs.clone(), args.model.clone(), device);
     let cfg = worker::WorkerConfig {
         scan_every: Duration::from_secs_f64(args.scan_secs),
         batch_window: Duration::from_millis(args.batch_window_ms),
         max_batch_jobs: 64,
+        quiet: global.quiet,
     };
-    let quiet = global.quiet;
     let worker_shared = Arc::clone(&shared);
+    let worker_metrics = Arc::clone(&metrics);
     let (loaded_tx, loaded) = std::sync::mpsc::channel();
     let worker = std::thread::Builder::new()
         .name("lightner-model".into())
-        .spawn(move || worker::run(registry, rx, worker_shared, cfg, quiet, loaded_tx))
+        .spawn(move || worker::run(registry, rx, worker_shared, worker_metrics, cfg, loaded_tx))
         .context("starting the model thread")?;
     // The packs found at start are loaded (or listed as unavailable) before the port opens, so
     // that "listening" means ready.
@@ -57,6 +60,7 @@ pub fn run(global: &GlobalArgs, args: &ServeArgs, out: &mut dyn Write) -> anyhow
         limits,
         api_key: api_key.map(Arc::from),
         packs_dir: args.packs.display().to_string(),
+        metrics,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

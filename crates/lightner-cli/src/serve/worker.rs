@@ -3,6 +3,7 @@
 //! as one batch, so that concurrent requests share decoding batches. A panic while tagging
 //! answers the jobs of that batch with an error; the worker goes on.
 
+use super::metrics::Metrics;
 use super::registry::{Lookup, PackInfo, Registry};
 use lightner::data::{Sentence, jsonl};
 use lightner::pipeline::{Entity, document_entities};
@@ -63,6 +64,8 @@ pub struct WorkerConfig {
     pub batch_window: Duration,
     /// At most this many jobs in one batch.
     pub max_batch_jobs: usize,
+    /// Whether pack changes go unlogged.
+    pub quiet: bool,
 }
 
 /// Runs the worker until every sender of `jobs` is gone.
@@ -71,20 +74,23 @@ pub fn run(
     mut registry: Registry,
     jobs: Receiver<Job>,
     shared: Arc<RwLock<Shared>>,
+    metrics: Arc<Metrics>,
     cfg: WorkerConfig,
-    quiet: bool,
     loaded: std::sync::mpsc::Sender<()>,
 ) {
     let publish = |registry: &Registry, shared: &Arc<RwLock<Shared>>| {
+        let infos = registry.infos();
+        let ready = infos.iter().filter(|p| p.status == "ready").count();
+        metrics.packs(ready, infos.len() - ready);
         if let Ok(mut s) = shared.write() {
-            s.packs = registry.infos();
+            s.packs = infos;
             s.backbones = registry.backbone_ids();
             s.ready = true;
         }
     };
     let scan = |registry: &mut Registry| {
         for line in registry.scan() {
-            if !quiet {
+            if !cfg.quiet {
                 eprintln!("{line}");
             }
         }
@@ -95,7 +101,10 @@ pub fn run(
     let mut last_scan = Instant::now();
     loop {
         let first = match jobs.recv_timeout(cfg.scan_every) {
-            Ok(j) => j,
+            Ok(j) => {
+                metrics.dequeued();
+                j
+            }
             Err(RecvTimeoutError::Timeout) => {
                 scan(&mut registry);
                 publish(&registry, &shared);
@@ -110,7 +119,10 @@ pub fn run(
         while batch.len() < cfg.max_batch_jobs {
             let left = deadline.saturating_duration_since(Instant::now());
             match jobs.recv_timeout(left) {
-                Ok(j) => batch.push(j),
+                Ok(j) => {
+                    metrics.dequeued();
+                    batch.push(j);
+                }
                 Err(_) => break,
             }
         }
@@ -126,7 +138,7 @@ pub fn run(
                 Job::Tag { pack, input, beams, reply } => tags.push((pack, input, beams, reply)),
             }
         }
-        tag_grouped(&registry, tags);
+        tag_grouped(&registry, &metrics, tags);
         if last_scan.elapsed() >= cfg.scan_every {
             scan(&mut registry);
             publish(&registry, &shared);
@@ -138,7 +150,7 @@ pub fn run(
 type TagJob = (String, Input, Option<usize>, oneshot::Sender<JobResult>);
 
 /// Tags jobs grouped by pack and beam count, one model call per group.
-fn tag_grouped(registry: &Registry, mut jobs: Vec<TagJob>) {
+fn tag_grouped(registry: &Registry, metrics: &Metrics, mut jobs: Vec<TagJob>) {
     while !jobs.is_empty() {
         let (pack, beams) = (jobs[0].0.clone(), jobs[0].2);
         let (group, rest): (Vec<TagJob>, Vec<TagJob>) =
@@ -176,6 +188,7 @@ fn tag_grouped(registry: &Registry, mut jobs: Vec<TagJob>) {
         if let Some(b) = beams {
             settings.num_beams = b;
         }
+        let started = Instant::now();
         let tagged =
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| predictor.tag_with(&words, settings)));
         let tagged = match tagged {
@@ -189,6 +202,8 @@ fn tag_grouped(registry: &Registry, mut jobs: Vec<TagJob>) {
                 continue;
             }
         };
+        let tokens = words.iter().map(Vec::len).sum();
+        metrics.batch(&pack, replies.iter().flatten().count(), words.len(), tokens, started.elapsed());
         let mut at = 0;
         for (k, doc) in &docs {
             let n = doc.len();

@@ -5,9 +5,11 @@
 use crate::error::{Error, Result};
 use crate::model::bert2bert::{is_bert_config, warm_start};
 use crate::model::source::ModelSource;
-use crate::model::{BartConfig, Weights};
+use crate::model::{Bart, BartConfig, Weights};
 use crate::tokenize::WordTokenizer;
+use burn::tensor::Device;
 use std::path::PathBuf;
+use std::sync::Mutex;
 
 /// An opened backbone.
 pub struct Backbone {
@@ -26,6 +28,8 @@ pub struct Backbone {
     /// Whether this is a BERT-family encoder warm-started as an encoder-decoder (its
     /// cross-attention is new and should train).
     pub warm_started: bool,
+    /// The model built from `weights`, one per device, kept to be cloned (see [`Backbone::bart`]).
+    built: Mutex<Vec<(Device, Bart)>>,
 }
 
 impl std::fmt::Debug for Backbone {
@@ -86,6 +90,36 @@ impl Backbone {
                 config.vocab_size
             )));
         }
-        Ok(Self { id, dir, config, tokenizer, weights, weights_hash, warm_started })
+        Ok(Self::from_parts(id, dir, config, tokenizer, weights, weights_hash, warm_started))
+    }
+
+    /// A backbone from its parts (a test's control with other weights, say); nothing is read.
+    pub fn from_parts(
+        id: String,
+        dir: PathBuf,
+        config: BartConfig,
+        tokenizer: WordTokenizer,
+        weights: Weights,
+        weights_hash: String,
+        warm_started: bool,
+    ) -> Self {
+        Self { id, dir, config, tokenizer, weights, weights_hash, warm_started, built: Mutex::default() }
+    }
+
+    /// The backbone's model on `device`, as its weights say (no label rows, nothing trained).
+    /// It is built once per device and cloned afterwards: a clone shares every weight tensor
+    /// with the first (burn's tensors are reference-counted and copied on write), so the packs
+    /// of one backbone, in a server say, hold its weights once between them, and a pack that
+    /// changes a tensor (its label rows, its trained parameters) gets its own copy of that
+    /// tensor only.
+    pub fn bart(&self, device: &Device) -> Result<Bart> {
+        // A poisoned lock only means a build panicked half-way; the list itself is still whole.
+        let mut built = self.built.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((_, bart)) = built.iter().find(|(d, _)| d == device) {
+            return Ok(bart.clone());
+        }
+        let bart = Bart::load(&self.config, &self.weights, device)?;
+        built.push((device.clone(), bart.clone()));
+        Ok(bart)
     }
 }

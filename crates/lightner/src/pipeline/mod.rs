@@ -105,7 +105,7 @@ pub fn prompt_shape(bb: &Backbone, p: PromptSize) -> PromptShape {
 
 /// The backbone with the label rows in place (new rows for added label tokens, docs/deepke.md §2.1).
 pub fn load_bart(bb: &Backbone, words: &LabelWords, device: &Device) -> Result<Bart> {
-    let mut bart = Bart::load(&bb.config, &bb.weights, device)?;
+    let mut bart = bb.bart(device)?;
     if words.mode == LabelWordMode::Added {
         bart.shared = frozen(with_label_rows(bart.shared.val(), words)?);
     }
