@@ -233,11 +233,11 @@ fn a_key_guards_every_route_but_health_and_shutdown_finishes_what_is_in_flight()
     let mut server = start(&packs, &["--api-key", "s3cret"]);
     let a = server.addr.clone();
     assert_eq!(http(&a, "GET", "/health", None, &[]).0, 200);
+    assert_eq!(http(&a, "GET", "/", None, &[]).0, 200, "the page holds nothing and asks for the key");
     for (path, method) in [
         ("/v1/packs", "GET"),
         ("/info", "GET"),
         ("/ready", "GET"),
-        ("/", "GET"),
         ("/metrics", "GET"),
         ("/openapi.json", "GET"),
         ("/v1/packs/reload", "POST"),
@@ -358,4 +358,65 @@ fn packs_over_two_backbones_each_answer_as_predict_and_the_server_reports_itself
         "POST /v1/packs/reload",
     ];
     assert_eq!(described, routes, "the OpenAPI document and the router disagree");
+}
+
+/// Whether `program` runs (`--version` answers).
+fn available(program: &str) -> bool {
+    std::process::Command::new(program)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+#[test]
+fn the_page_highlights_in_a_real_browser_what_the_api_answers() {
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "chromium".into());
+    if !available("node") || !available(&chromium) {
+        // In CI a missing browser is a failure, not a silent pass: `.ci/run` installs it.
+        let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "0" && v != "false");
+        assert!(!ci, "CI is set but node or {chromium} is missing (`apt-get install chromium nodejs`)");
+        eprintln!("SKIPPED: the browser test needs node and {chromium} (`apt-get install chromium nodejs`)");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let pack = trained_pack(tmp.path());
+    let packs = tmp.path().join("packs");
+    copy_dir(&pack, &packs.join("movie"));
+    let server = start(&packs, &["--api-key", "k3y"]);
+    let a = server.addr.as_str();
+    let text = "Show me films with Tom Hanks — «Big», 1988.";
+    let (st, want) = http(
+        a,
+        "POST",
+        "/v1/entities",
+        Some(&json!({"pack": "movie", "text": text}).to_string()),
+        &[("Authorization", "Bearer k3y")],
+    );
+    assert_eq!(st, 200, "{want}");
+    let want = want["results"][0]["entities"].as_array().unwrap().clone();
+    assert!(!want.is_empty(), "no entities: the page would show little");
+
+    // The screenshot goes where LIGHTNER_PAGE_SCREENSHOT says (docs/serving-page.png is made so).
+    let shot = std::env::var_os("LIGHTNER_PAGE_SCREENSHOT")
+        .map_or_else(|| tmp.path().join("page.png"), std::path::PathBuf::from);
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/browser/page-test.mjs");
+    let url = format!("http://{a}/");
+    let o = std::process::Command::new("node")
+        .args([s(&script), &url, "movie", text, s(&shot), "k3y"])
+        .env("CHROMIUM", &chromium)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "the browser test failed:\n{}", String::from_utf8_lossy(&o.stderr));
+    let got: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let marks = got["marks"].as_array().unwrap();
+    assert_eq!(marks.len(), want.len(), "{got}");
+    for (m, e) in marks.iter().zip(&want) {
+        assert_eq!((&m["text"], &m["label"]), (&e["text"], &e["label"]), "{got}");
+        assert!((m["score"].as_f64().unwrap() - e["score"].as_f64().unwrap()).abs() < 1e-12);
+    }
+    assert_eq!(got["plain"], text, "the page shows the text with its entities marked, nothing lost");
+    let png = std::fs::read(&shot).unwrap();
+    assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000, "not a screenshot: {} bytes", png.len());
 }

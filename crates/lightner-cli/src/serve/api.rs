@@ -76,10 +76,10 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// The routes, with authentication on all but `/health`.
+/// The routes, with authentication on all but `/health` and the page (static HTML that holds
+/// nothing; the key is typed into it and sent with each of its calls).
 pub fn router(state: AppState) -> Router {
     let protected = Router::new()
-        .route("/", get(page))
         .route("/ready", get(ready))
         .route("/info", get(info))
         .route("/metrics", get(metrics))
@@ -90,6 +90,7 @@ pub fn router(state: AppState) -> Router {
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth));
     Router::new()
         .route("/health", get(health))
+        .route("/", get(page))
         .merge(protected)
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(state.clone(), count))
