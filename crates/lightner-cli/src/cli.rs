@@ -157,7 +157,12 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 2.0, value_parser = scan_secs)]
     pub scan_secs: f64,
 
-    /// Milliseconds the model thread waits for more requests to batch with one (0 to 1000).
+    /// Model threads, each tagging its own batch (1 to 64). On a CPU one is usually best: each
+    /// batch already uses every `--threads` core.
+    #[arg(long, default_value_t = 1, value_parser = values::count_up_to(64))]
+    pub workers: usize,
+
+    /// Milliseconds a model thread waits for more requests to batch with one (0 to 1000).
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(0..=1000))]
     pub batch_window_ms: u64,
 }

@@ -294,7 +294,8 @@ fn packs_over_two_backbones_each_answer_as_predict_and_the_server_reports_itself
     copy_dir(&pack_a, &packs.join("a1"));
     copy_dir(&pack_a, &packs.join("a2"));
     copy_dir(&pack_b, &packs.join("b"));
-    let server = start(&packs, &[]);
+    // Two model threads: results must not depend on which one tags a request.
+    let server = start(&packs, &["--workers", "2"]);
     let a = server.addr.as_str();
 
     let (_, info) = http(a, "GET", "/info", None, &[]);

@@ -1,5 +1,5 @@
 //! `lightner serve`: one process, many prompt packs over shared backbones, an HTTP API. The
-//! model lives on one worker thread fed by a bounded queue ([`worker`]); the HTTP side
+//! models live with the model threads fed by a bounded queue ([`worker`]); the HTTP side
 //! ([`api`], axum on tokio) only checks requests and waits for answers. Ctrl-C or SIGTERM stops
 //! accepting, lets requests in flight finish, and exits 0.
 
@@ -44,16 +44,18 @@ pub fn run(global: &GlobalArgs, args: &ServeArgs, out: &mut dyn Write) -> anyhow
         max_batch_jobs: 64,
         quiet: global.quiet,
     };
-    let worker_shared = Arc::clone(&shared);
-    let worker_metrics = Arc::clone(&metrics);
-    let (loaded_tx, loaded) = std::sync::mpsc::channel();
-    let worker = std::thread::Builder::new()
-        .name("lightner-model".into())
-        .spawn(move || worker::run(registry, rx, worker_shared, worker_metrics, cfg, loaded_tx))
-        .context("starting the model thread")?;
     // The packs found at start are loaded (or listed as unavailable) before the port opens, so
     // that "listening" means ready.
-    loaded.recv().context("the model thread stopped while loading the packs")?;
+    let pool = worker::Pool::start(registry, rx, Arc::clone(&shared), Arc::clone(&metrics), cfg);
+    let workers = (0..args.workers)
+        .map(|i| {
+            let pool = Arc::clone(&pool);
+            std::thread::Builder::new()
+                .name(format!("lightner-model-{i}"))
+                .spawn(move || worker::run(&pool))
+                .context("starting a model thread")
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let state = api::AppState {
         jobs: tx,
         shared,
@@ -80,8 +82,10 @@ pub fn run(global: &GlobalArgs, args: &ServeArgs, out: &mut dyn Write) -> anyhow
         axum::serve(listener, api::router(state)).with_graceful_shutdown(shutdown_signal()).await?;
         anyhow::Ok(())
     })?;
-    // The router (and with it the queue's sender) is gone: the worker finishes and returns.
-    let _ = worker.join();
+    // The router (and with it the queue's sender) is gone: the workers finish and return.
+    for w in workers {
+        let _ = w.join();
+    }
     if !global.quiet {
         eprintln!("stopped");
     }

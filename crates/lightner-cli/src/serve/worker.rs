@@ -1,14 +1,15 @@
-//! The model worker: one thread that owns the registry (and so every model) and drains a
-//! bounded queue. Jobs that arrive together for the same pack and decoding settings are tagged
-//! as one batch, so that concurrent requests share decoding batches. A panic while tagging
-//! answers the jobs of that batch with an error; the worker goes on.
+//! The model workers: threads (one by default, `--workers`) that share the registry (and so
+//! every model) and drain a bounded queue. Jobs that arrive together for the same pack and
+//! decoding settings are tagged as one batch, so that concurrent requests share decoding
+//! batches. A panic while tagging answers the jobs of that batch with an error; the worker goes
+//! on.
 
 use super::metrics::Metrics;
 use super::registry::{Lookup, PackInfo, Registry};
 use lightner::data::{Sentence, jsonl};
 use lightner::pipeline::{Entity, document_entities};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
@@ -68,82 +69,118 @@ pub struct WorkerConfig {
     pub quiet: bool,
 }
 
-/// Runs the worker until every sender of `jobs` is gone.
-/// `loaded` is told once the first scan is done (every pack found at start loaded or refused).
-pub fn run(
-    mut registry: Registry,
-    jobs: Receiver<Job>,
+/// The model workers' shared state: the registry (read while tagging, written by a scan, so a
+/// scan waits for batches in flight and a request finishes on the pack it started with), the
+/// queue's receiving end (one worker at a time gathers a batch), and what they publish.
+pub struct Pool {
+    registry: RwLock<Registry>,
+    jobs: Mutex<Receiver<Job>>,
     shared: Arc<RwLock<Shared>>,
     metrics: Arc<Metrics>,
     cfg: WorkerConfig,
-    loaded: std::sync::mpsc::Sender<()>,
-) {
-    let publish = |registry: &Registry, shared: &Arc<RwLock<Shared>>| {
-        let infos = registry.infos();
-        let ready = infos.iter().filter(|p| p.status == "ready").count();
-        metrics.packs(ready, infos.len() - ready);
-        if let Ok(mut s) = shared.write() {
-            s.packs = infos;
-            s.backbones = registry.backbone_ids();
-            s.ready = true;
-        }
-    };
-    let scan = |registry: &mut Registry| {
+    last_scan: Mutex<Instant>,
+}
+
+/// Locks even when a thread panicked while holding the lock: tagging runs under
+/// `catch_unwind`, and what the locks guard stays whole between statements.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Pool {
+    /// A pool over `registry`, scanned once before this returns (every pack found at start
+    /// loaded or refused), so that the server can open its port ready.
+    pub fn start(
+        registry: Registry,
+        jobs: Receiver<Job>,
+        shared: Arc<RwLock<Shared>>,
+        metrics: Arc<Metrics>,
+        cfg: WorkerConfig,
+    ) -> Arc<Self> {
+        let pool = Arc::new(Self {
+            registry: RwLock::new(registry),
+            jobs: Mutex::new(jobs),
+            shared,
+            metrics,
+            cfg,
+            last_scan: Mutex::new(Instant::now()),
+        });
+        pool.scan();
+        pool
+    }
+
+    /// Rescans the packs folder and publishes the result.
+    fn scan(&self) -> Vec<PackInfo> {
+        let mut registry = self.registry.write().unwrap_or_else(PoisonError::into_inner);
         for line in registry.scan() {
-            if !cfg.quiet {
+            if !self.cfg.quiet {
                 eprintln!("{line}");
             }
         }
-    };
-    scan(&mut registry);
-    publish(&registry, &shared);
-    let _ = loaded.send(());
-    let mut last_scan = Instant::now();
-    loop {
-        let first = match jobs.recv_timeout(cfg.scan_every) {
-            Ok(j) => {
-                metrics.dequeued();
-                j
-            }
-            Err(RecvTimeoutError::Timeout) => {
-                scan(&mut registry);
-                publish(&registry, &shared);
-                last_scan = Instant::now();
-                continue;
-            }
-            Err(RecvTimeoutError::Disconnected) => return,
+        let infos = registry.infos();
+        let ready = infos.iter().filter(|p| p.status == "ready").count();
+        self.metrics.packs(ready, infos.len() - ready);
+        if let Ok(mut s) = self.shared.write() {
+            s.packs = infos.clone();
+            s.backbones = registry.backbone_ids();
+            s.ready = true;
+        }
+        *lock(&self.last_scan) = Instant::now();
+        infos
+    }
+
+    /// Scans when the last scan is older than `--scan-secs`.
+    fn scan_if_due(&self) {
+        if lock(&self.last_scan).elapsed() >= self.cfg.scan_every {
+            self.scan();
+        }
+    }
+
+    /// The next batch: the first job (waiting up to the scan interval), then whatever arrives
+    /// within the batching window. `None` once every sender is gone; empty on a quiet interval.
+    fn next_batch(&self) -> Option<Vec<Job>> {
+        let jobs = lock(&self.jobs);
+        let first = match jobs.recv_timeout(self.cfg.scan_every) {
+            Ok(j) => j,
+            Err(RecvTimeoutError::Timeout) => return Some(Vec::new()),
+            Err(RecvTimeoutError::Disconnected) => return None,
         };
+        self.metrics.dequeued();
         // A short window lets concurrent requests join the batch.
         let mut batch = vec![first];
-        let deadline = Instant::now() + cfg.batch_window;
-        while batch.len() < cfg.max_batch_jobs {
+        let deadline = Instant::now() + self.cfg.batch_window;
+        while batch.len() < self.cfg.max_batch_jobs {
             let left = deadline.saturating_duration_since(Instant::now());
             match jobs.recv_timeout(left) {
                 Ok(j) => {
-                    metrics.dequeued();
+                    self.metrics.dequeued();
                     batch.push(j);
                 }
                 Err(_) => break,
             }
         }
+        Some(batch)
+    }
+}
+
+/// Runs one model worker until every sender of the queue is gone. Several workers may run
+/// over one pool: each gathers its own batch and tags it while the others gather theirs.
+pub fn run(pool: &Pool) {
+    while let Some(batch) = pool.next_batch() {
         let mut tags = Vec::new();
         for job in batch {
             match job {
                 Job::Reload { reply } => {
-                    scan(&mut registry);
-                    publish(&registry, &shared);
-                    last_scan = Instant::now();
-                    let _ = reply.send(registry.infos());
+                    let _ = reply.send(pool.scan());
                 }
                 Job::Tag { pack, input, beams, reply } => tags.push((pack, input, beams, reply)),
             }
         }
-        tag_grouped(&registry, &metrics, tags);
-        if last_scan.elapsed() >= cfg.scan_every {
-            scan(&mut registry);
-            publish(&registry, &shared);
-            last_scan = Instant::now();
+        if !tags.is_empty() {
+            let registry = pool.registry.read().unwrap_or_else(PoisonError::into_inner);
+            tag_grouped(&registry, &pool.metrics, tags);
         }
+        pool.scan_if_due();
     }
 }
 
