@@ -294,20 +294,27 @@ fn packs_over_two_backbones_each_answer_as_predict_and_the_server_reports_itself
     copy_dir(&pack_a, &packs.join("a1"));
     copy_dir(&pack_a, &packs.join("a2"));
     copy_dir(&pack_b, &packs.join("b"));
+    // A pack that names a copy of backbone A elsewhere (moved since, say) shares A by its hash,
+    // though it is scanned before any pack that opens A.
+    copy_dir(&pack_a, &packs.join("a0"));
+    let manifest = packs.join("a0/manifest.json");
+    let mut m: Value = serde_json::from_str(&std::fs::read_to_string(&manifest).unwrap()).unwrap();
+    m["backbone"]["id"] = json!("/moved/elsewhere/tiny0");
+    std::fs::write(&manifest, serde_json::to_string_pretty(&m).unwrap()).unwrap();
     // Two model threads: results must not depend on which one tags a request.
     let server = start(&packs, &["--workers", "2"]);
     let a = server.addr.as_str();
 
     let (_, info) = http(a, "GET", "/info", None, &[]);
     let backbones = info["backbones"].as_array().unwrap();
-    assert_eq!(backbones.len(), 2, "three packs over two backbones: {info}");
+    assert_eq!(backbones.len(), 2, "four packs over two backbones: {info}");
     let (_, list) = http(a, "GET", "/v1/packs", None, &[]);
     let on: Vec<&str> = list.as_array().unwrap().iter().map(|p| p["backbone"].as_str().unwrap()).collect();
-    assert!(on[0] == on[1] && on[0] != on[2], "{list}");
+    assert!(on[0] == on[1] && on[1] == on[2] && on[0] != on[3], "{list}");
 
     let want_a = predicted(tmp.path(), &pack_a, &TEXTS);
     let want_b = predicted(tmp.path(), &pack_b, &TEXTS);
-    for (name, want) in [("a1", &want_a), ("a2", &want_a), ("b", &want_b)] {
+    for (name, want) in [("a0", &want_a), ("a1", &want_a), ("a2", &want_a), ("b", &want_b)] {
         let (st, got) = post(a, &json!({"pack": name, "texts": TEXTS}));
         assert_eq!(st, 200, "{got}");
         let got: Vec<Value> =
@@ -321,14 +328,14 @@ fn packs_over_two_backbones_each_answer_as_predict_and_the_server_reports_itself
     let (st, m) = http(a, "GET", "/metrics", None, &[]);
     assert_eq!(st, 200);
     let m = m.as_str().unwrap().to_string();
-    assert_eq!(sample(&m, "lightner_http_requests_total{route=\"/v1/entities\",status=\"200\"}"), 3.0);
+    assert_eq!(sample(&m, "lightner_http_requests_total{route=\"/v1/entities\",status=\"200\"}"), 4.0);
     assert_eq!(sample(&m, "lightner_http_requests_total{route=\"/v1/entities\",status=\"404\"}"), 1.0);
     assert_eq!(sample(&m, "lightner_http_requests_total{route=\"/info\",status=\"200\"}"), 1.0);
     let sentences_a1 = sample(&m, "lightner_sentences_total{pack=\"a1\"}");
     assert!(sentences_a1 >= TEXTS.len() as f64, "{m}");
     assert_eq!(sample(&m, "lightner_sentences_total{pack=\"b\"}"), sentences_a1);
     assert_eq!(sample(&m, "lightner_entities_request_seconds_count{pack=\"b\"}"), 1.0);
-    assert_eq!(sample(&m, "lightner_packs{status=\"ready\"}"), 3.0);
+    assert_eq!(sample(&m, "lightner_packs{status=\"ready\"}"), 4.0);
     assert_eq!(sample(&m, "lightner_queue_depth"), 0.0);
 
     // /openapi.json describes exactly the routes that answer.

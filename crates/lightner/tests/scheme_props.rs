@@ -3,7 +3,7 @@
 //! a small reference implementation of seqeval's strict mode; and sentences written in every
 //! format read back unchanged.
 
-use lightner::data::scheme::{self, Prefix, Tag};
+use lightner::data::scheme::{self, Tag, TagPrefix};
 use lightner::data::words::{WordSplit, split_words};
 use lightner::data::{self, Format, JsonlStyle, ReadOptions, Sentence, Span, TagScheme};
 use proptest::prelude::*;
@@ -66,7 +66,7 @@ fn parse_all(tags: &[String]) -> Vec<Tag> {
 }
 
 fn tag_string(t: &Tag) -> String {
-    if t.prefix == Prefix::O { "O".to_string() } else { format!("{}-{}", t.letter, t.ty) }
+    if t.prefix == TagPrefix::O { "O".to_string() } else { format!("{}-{}", t.letter, t.ty) }
 }
 
 /// seqeval's strict mode written independently of the library, on the letters as written: a
@@ -145,7 +145,7 @@ proptest! {
             for s in &d.spans {
                 prop_assert!(s.start < s.end && s.end <= n, "{scheme}: {shown:?} → {s}");
                 for (k, t) in tags.iter().enumerate().take(s.end).skip(s.start) {
-                    prop_assert!(t.prefix != Prefix::O && t.ty == s.label, "{scheme}: {shown:?} → {s}");
+                    prop_assert!(t.prefix != TagPrefix::O && t.ty == s.label, "{scheme}: {shown:?} → {s}");
                     prop_assert!(t.fits(scheme), "{scheme}: {shown:?} → {s}");
                     covered.insert(k);
                 }
@@ -155,7 +155,7 @@ proptest! {
             prop_assert!(covered.is_disjoint(&ill), "{scheme}: {shown:?}");
             for (k, t) in tags.iter().enumerate() {
                 let accounted = covered.contains(&k) || ill.contains(&k);
-                prop_assert_eq!(accounted, t.prefix != Prefix::O, "{}: {:?} position {}", scheme, shown, k);
+                prop_assert_eq!(accounted, t.prefix != TagPrefix::O, "{}: {:?} position {}", scheme, shown, k);
             }
             let reference = if scheme == TagScheme::Iob1 {
                 reference_spans(&scheme::iob1_to_bio(&tags), TagScheme::Bio)

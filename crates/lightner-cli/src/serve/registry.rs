@@ -1,5 +1,6 @@
 //! The packs a server knows: every sub-folder of the packs folder, named by its folder, loaded
-//! onto its backbone. Backbones are opened once and shared by all their packs. A pack that cannot
+//! onto its backbone. Backbones are opened once and shared by all their packs (recognised by the
+//! hash of their weights, so a pack that names another copy of an opened backbone shares it). A pack that cannot
 //! be loaded (corrupt, half-written, backbone missing) is listed as unavailable with the reason;
 //! it never stops the others. No async here: the model worker owns the registry.
 
@@ -37,6 +38,17 @@ struct Entry {
     stamp: Option<String>,
     info: PackInfo,
     predictor: Option<Predictor>,
+    /// Unavailable because its backbone could not be opened.
+    backbone_missing: bool,
+}
+
+impl Entry {
+    fn log_line(&self, name: &str) -> String {
+        match &self.info.reason {
+            None => format!("pack {name}: ready ({} labels)", self.info.labels.len()),
+            Some(r) => format!("pack {name}: unavailable: {r}"),
+        }
+    }
 }
 
 /// Why a pack cannot answer.
@@ -68,30 +80,44 @@ impl Registry {
     /// reloaded, removed ones dropped. Returns a log line per change.
     pub fn scan(&mut self) -> Vec<String> {
         let mut log = Vec::new();
-        let mut seen = Vec::new();
         let entries = match std::fs::read_dir(&self.dir) {
             Ok(e) => e,
             Err(e) => return vec![format!("cannot read {}: {e}", self.dir.display())],
         };
-        for e in entries.flatten() {
-            let Ok(name) = e.file_name().into_string() else { continue };
+        let mut seen: Vec<(String, PathBuf)> = entries
+            .flatten()
+            .filter_map(|e| Some((e.file_name().into_string().ok()?, e.path())))
             // Hidden folders are lightner's staging folders (a pack being written) or the user's.
-            if name.starts_with('.') || !e.path().is_dir() {
+            .filter(|(name, path)| !name.starts_with('.') && path.is_dir())
+            .collect();
+        seen.sort();
+        let opened = self.backbones.len();
+        for (name, path) in &seen {
+            let stamp = manifest_stamp(path);
+            if self.packs.get(name).is_some_and(|p| p.stamp == stamp) {
                 continue;
             }
-            seen.push(name.clone());
-            let stamp = manifest_stamp(&e.path());
-            if self.packs.get(&name).is_some_and(|p| p.stamp == stamp) {
-                continue;
-            }
-            let entry = self.load(&name, &e.path(), stamp);
-            log.push(match &entry.info.reason {
-                None => format!("pack {name}: ready ({} labels)", entry.info.labels.len()),
-                Some(r) => format!("pack {name}: unavailable: {r}"),
-            });
-            self.packs.insert(name, entry);
+            let entry = self.load(name, path, stamp);
+            log.push(entry.log_line(name));
+            self.packs.insert(name.clone(), entry);
         }
-        let gone: Vec<String> = self.packs.keys().filter(|k| !seen.contains(k)).cloned().collect();
+        // A pack whose recorded backbone is missing may share, by hash, one opened after it.
+        if self.backbones.len() > opened {
+            let waiting: Vec<(String, PathBuf)> = seen
+                .iter()
+                .filter(|(name, _)| self.packs.get(name).is_some_and(|p| p.backbone_missing))
+                .cloned()
+                .collect();
+            for (name, path) in waiting {
+                let entry = self.load(&name, &path, manifest_stamp(&path));
+                if !entry.backbone_missing {
+                    log.push(entry.log_line(&name));
+                }
+                self.packs.insert(name, entry);
+            }
+        }
+        let gone: Vec<String> =
+            self.packs.keys().filter(|k| !seen.iter().any(|(n, _)| n == *k)).cloned().collect();
         for name in gone {
             self.packs.remove(&name);
             log.push(format!("pack {name}: removed"));
@@ -115,26 +141,45 @@ impl Registry {
             Ok(p) => p,
             Err(e) => {
                 info.reason = Some(lightner::error::report(&e));
-                return Entry { stamp, info, predictor: None };
+                return Entry { stamp, info, predictor: None, backbone_missing: false };
             }
         };
         let m = &pack.manifest;
         info.labels = m.labels.iter().map(|l| l.name.clone()).collect();
         info.alpha = Some(m.model.alpha);
         info.metrics = m.metrics.clone();
-        let id = self.model.clone().unwrap_or_else(|| m.backbone.id.clone());
-        info.backbone = Some(id.clone());
-        let result = self.backbone(&id).and_then(|bb| Predictor::new(bb, &pack, &self.device));
-        match result {
+        info.backbone = Some(m.backbone.id.clone());
+        let bb = match self.backbone_for(&m.backbone.id, &m.backbone.weights_hash) {
+            Ok(bb) => bb,
+            Err(e) => {
+                info.reason = Some(lightner::error::report(&e));
+                return Entry { stamp, info, predictor: None, backbone_missing: true };
+            }
+        };
+        info.backbone = Some(bb.id.clone());
+        match Predictor::new(bb, &pack, &self.device) {
             Ok(p) => {
                 info.status = "ready";
-                Entry { stamp, info, predictor: Some(p) }
+                Entry { stamp, info, predictor: Some(p), backbone_missing: false }
             }
             Err(e) => {
                 info.reason = Some(lightner::error::report(&e));
-                Entry { stamp, info, predictor: None }
+                Entry { stamp, info, predictor: None, backbone_missing: false }
             }
         }
+    }
+
+    /// The backbone of a pack that records `id` and `hash`: `--model` when given; else an
+    /// opened backbone with the same weights (by hash, wherever the pack says it was: packs
+    /// trained on a copy of a backbone share it); else `id`, opened.
+    fn backbone_for(&mut self, id: &str, hash: &str) -> lightner::Result<Arc<Backbone>> {
+        if let Some(model) = self.model.clone() {
+            return self.backbone(&model);
+        }
+        if let Some(bb) = self.backbones.values().find(|b| b.weights_hash == hash) {
+            return Ok(Arc::clone(bb));
+        }
+        self.backbone(id)
     }
 
     /// The backbone `id`, opened on first use and shared afterwards.

@@ -61,7 +61,7 @@ impl std::str::FromStr for TagScheme {
 
 /// The role of a tag, with `L`/`U` folded into `E`/`S`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Prefix {
+pub enum TagPrefix {
     /// Begin.
     B,
     /// Inside.
@@ -78,7 +78,7 @@ pub enum Prefix {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tag {
     /// Role.
-    pub prefix: Prefix,
+    pub prefix: TagPrefix,
     /// The letter as written (`B`, `I`, `E`, `S`, `L`, `U`, `O`).
     pub letter: char,
     /// Entity type (empty for `O`).
@@ -88,7 +88,7 @@ pub struct Tag {
 impl Tag {
     /// The outside tag.
     pub fn outside() -> Self {
-        Self { prefix: Prefix::O, letter: 'O', ty: String::new() }
+        Self { prefix: TagPrefix::O, letter: 'O', ty: String::new() }
     }
 
     /// Parses `O`, `B-TYPE`, `I-TYPE`, `E-TYPE`, `S-TYPE`, `L-TYPE`, `U-TYPE`.
@@ -105,10 +105,10 @@ impl Tag {
         let letter = chars.next();
         let dash = chars.next();
         let prefix = match (letter, dash) {
-            (Some('B'), Some('-')) => Prefix::B,
-            (Some('I'), Some('-')) => Prefix::I,
-            (Some('E' | 'L'), Some('-')) => Prefix::E,
-            (Some('S' | 'U'), Some('-')) => Prefix::S,
+            (Some('B'), Some('-')) => TagPrefix::B,
+            (Some('I'), Some('-')) => TagPrefix::I,
+            (Some('E' | 'L'), Some('-')) => TagPrefix::E,
+            (Some('S' | 'U'), Some('-')) => TagPrefix::S,
             _ => return Err(DataErrorKind::UnknownTagPrefix { tag: tag.to_string() }),
         };
         let ty = &tag[2..];
@@ -141,10 +141,10 @@ pub fn detect<'a>(sentences: impl IntoIterator<Item = &'a [Tag]>) -> TagScheme {
                 'L' | 'U' => lu = true,
                 _ => {}
             }
-            let continues = prev.is_some_and(|p| p.prefix != Prefix::O && p.ty == t.ty);
+            let continues = prev.is_some_and(|p| p.prefix != TagPrefix::O && p.ty == t.ty);
             match t.prefix {
-                Prefix::I if !continues => i_starts = true,
-                Prefix::B if !continues => b_starts = true,
+                TagPrefix::I if !continues => i_starts = true,
+                TagPrefix::B if !continues => b_starts = true,
                 _ => {}
             }
             prev = Some(t);
@@ -163,7 +163,7 @@ pub fn detect<'a>(sentences: impl IntoIterator<Item = &'a [Tag]>) -> TagScheme {
 
 /// The result of decoding one tag sequence.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Decoded {
+pub struct SpansFromTags {
     /// The well-formed entities.
     pub spans: Vec<Span>,
     /// Positions of non-`O` tags that belong to no well-formed entity (seqeval strict drops them).
@@ -172,13 +172,13 @@ pub struct Decoded {
 
 /// Decodes tags into spans under `scheme` (strict, see the module docs). Tags that do not fit the
 /// scheme must have been rejected by the caller; here they are treated as ill-formed.
-pub fn decode(tags: &[Tag], scheme: TagScheme) -> Decoded {
+pub fn decode(tags: &[Tag], scheme: TagScheme) -> SpansFromTags {
     if scheme == TagScheme::Iob1 {
         return decode(&iob1_to_bio(tags), TagScheme::Bio);
     }
     let outside = Tag::outside();
     let at = |i: usize| tags.get(i).unwrap_or(&outside);
-    let mut out = Decoded::default();
+    let mut out = SpansFromTags::default();
     let mut covered = vec![false; tags.len()];
     let mut i = 0;
     while i < tags.len() {
@@ -198,15 +198,15 @@ pub fn decode(tags: &[Tag], scheme: TagScheme) -> Decoded {
         }
         i = end;
     }
-    out.ill_formed = (0..tags.len()).filter(|&k| !covered[k] && tags[k].prefix != Prefix::O).collect();
+    out.ill_formed = (0..tags.len()).filter(|&k| !covered[k] && tags[k].prefix != TagPrefix::O).collect();
     out
 }
 
 fn is_start(tok: &Tag, scheme: TagScheme) -> bool {
     match scheme {
-        TagScheme::Bio | TagScheme::Iob1 => tok.prefix == Prefix::B && tok.fits(scheme),
+        TagScheme::Bio | TagScheme::Iob1 => tok.prefix == TagPrefix::B && tok.fits(scheme),
         TagScheme::Bioes | TagScheme::Bilou => {
-            matches!(tok.prefix, Prefix::B | Prefix::S) && tok.fits(scheme)
+            matches!(tok.prefix, TagPrefix::B | TagPrefix::S) && tok.fits(scheme)
         }
     }
 }
@@ -217,10 +217,11 @@ fn is_inside(prev: &Tag, tok: &Tag, scheme: TagScheme) -> bool {
     }
     match scheme {
         TagScheme::Bio | TagScheme::Iob1 => {
-            matches!(prev.prefix, Prefix::B | Prefix::I) && tok.prefix == Prefix::I
+            matches!(prev.prefix, TagPrefix::B | TagPrefix::I) && tok.prefix == TagPrefix::I
         }
         TagScheme::Bioes | TagScheme::Bilou => {
-            matches!(prev.prefix, Prefix::B | Prefix::I) && matches!(tok.prefix, Prefix::I | Prefix::E)
+            matches!(prev.prefix, TagPrefix::B | TagPrefix::I)
+                && matches!(tok.prefix, TagPrefix::I | TagPrefix::E)
         }
     }
 }
@@ -228,8 +229,8 @@ fn is_inside(prev: &Tag, tok: &Tag, scheme: TagScheme) -> bool {
 /// Whether an entity whose last token is `last` is properly closed.
 fn is_end(last: &Tag, scheme: TagScheme) -> bool {
     match scheme {
-        TagScheme::Bio | TagScheme::Iob1 => matches!(last.prefix, Prefix::B | Prefix::I),
-        TagScheme::Bioes | TagScheme::Bilou => matches!(last.prefix, Prefix::E | Prefix::S),
+        TagScheme::Bio | TagScheme::Iob1 => matches!(last.prefix, TagPrefix::B | TagPrefix::I),
+        TagScheme::Bioes | TagScheme::Bilou => matches!(last.prefix, TagPrefix::E | TagPrefix::S),
     }
 }
 
@@ -238,9 +239,9 @@ pub fn iob1_to_bio(tags: &[Tag]) -> Vec<Tag> {
     let mut out: Vec<Tag> = Vec::with_capacity(tags.len());
     for t in tags {
         let mut t = t.clone();
-        let continues = out.last().is_some_and(|p| p.prefix != Prefix::O && p.ty == t.ty);
-        if t.prefix == Prefix::I && !continues {
-            t.prefix = Prefix::B;
+        let continues = out.last().is_some_and(|p| p.prefix != TagPrefix::O && p.ty == t.ty);
+        if t.prefix == TagPrefix::I && !continues {
+            t.prefix = TagPrefix::B;
             t.letter = 'B';
         }
         out.push(t);

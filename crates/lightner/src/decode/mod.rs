@@ -1,14 +1,14 @@
 //! Decoding: beam search (greedy = one beam) over the KV cache, optional constraints that only
 //! let valid spans through, and the turn from generated sequences into scored entities.
 
+pub mod beam;
 pub mod constraint;
-pub mod search;
 
+pub use beam::{Generated, SearchConfig, SearchInput, search};
 pub use constraint::Constraint;
-pub use search::{Generated, SearchConfig, SearchInput, search};
 
 use crate::data::{LabelSet, Span};
-use crate::tokenize::{Alignment, Codec, Decoded, TargetIdx};
+use crate::tokenize::{Alignment, Codec, SpansFromPointers, TargetIdx};
 
 /// The length limit of a row (docs/deepke.md §7.1): `floor(ratio · src_len) + max_new` when `ratio ≠ 0`,
 /// else `max_new`; `src_len` counts bos and eos, the result counts the leading bos. At least 2,
@@ -34,7 +34,7 @@ pub fn entities(
     align: &Alignment,
     codec: &Codec,
     labels: &LabelSet,
-) -> (Vec<ScoredSpan>, Decoded) {
+) -> (Vec<ScoredSpan>, SpansFromPointers) {
     let seq: Vec<TargetIdx> = g.tokens.iter().map(|&t| TargetIdx(t)).collect();
     let decoded = codec.decode(&seq, align, labels);
     // Entity i's tokens run from after the previous boundary (bos or a label) to its label.

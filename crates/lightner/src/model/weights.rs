@@ -1,72 +1,138 @@
-//! Reading tensors from Hugging Face safetensors files by their HF names. Both
+//! Reading tensors from Hugging Face safetensors files by their HF names, one tensor at a time
+//! (a model built from them holds the only copy of the weights). Both
 //! `BartForConditionalGeneration` (`model.`-prefixed) and bare `BartModel` checkpoints are
 //! accepted, and the tied token embedding is found under any of its names.
 
+use super::random::HostTensor;
 use crate::error::{Error, Result};
 use burn::tensor::{Device, Tensor, TensorData};
-use safetensors::{Dtype, SafeTensors};
+use safetensors::Dtype;
+use safetensors::tensor::{Metadata, TensorInfo};
+use std::collections::HashMap;
+use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
-/// The tensors of one or more safetensors files, held in memory.
+/// One safetensors file: its header, parsed once, and where its data starts. The data stays on
+/// disk and is read tensor by tensor when a model is built, so that an opened backbone holds no
+/// copy of its weights.
+struct File {
+    path: PathBuf,
+    meta: Metadata,
+    data_start: u64,
+}
+
+impl File {
+    /// Reads the header of the file at `path` (the data stays on disk), checking that the
+    /// header's tensors fill the file exactly.
+    fn open(path: &Path) -> Result<Self> {
+        let bad = |why: String| {
+            Error::Weights(format!("{}: not a safetensors file ({why}); re-download it", path.display()))
+        };
+        let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+        let file_len = f.metadata().map_err(|e| Error::io(path, e))?.len();
+        let mut n = [0u8; 8];
+        f.read_exact(&mut n).map_err(|_| bad("shorter than its header".into()))?;
+        let n = u64::from_le_bytes(n);
+        // safetensors caps headers at 100 MB; a larger length is a damaged file, not a big model.
+        if n > 100_000_000 || 8 + n > file_len {
+            return Err(bad(format!("a header of {n} bytes in a file of {file_len}")));
+        }
+        let mut header = vec![0u8; n as usize];
+        f.read_exact(&mut header).map_err(|e| Error::io(path, e))?;
+        let meta: Metadata = serde_json::from_slice(&header).map_err(|e| bad(e.to_string()))?;
+        if 8 + n + meta.data_len() as u64 != file_len {
+            return Err(bad(format!(
+                "its header describes {} bytes of tensors, the file holds {}",
+                meta.data_len(),
+                file_len - 8 - n
+            )));
+        }
+        Ok(Self { path: path.to_path_buf(), meta, data_start: 8 + n })
+    }
+
+    /// The stored bytes of a tensor.
+    fn data(&self, info: &TensorInfo) -> Result<Vec<u8>> {
+        let (s, e) = info.data_offsets;
+        let mut f = std::fs::File::open(&self.path).map_err(|e| Error::io(&self.path, e))?;
+        f.seek(SeekFrom::Start(self.data_start + s as u64)).map_err(|e| Error::io(&self.path, e))?;
+        let mut out = vec![0u8; e - s];
+        f.read_exact(&mut out).map_err(|e| Error::io(&self.path, e))?;
+        Ok(out)
+    }
+}
+
+/// The tensors of one or more safetensors files, read tensor by tensor when asked (their
+/// headers once, when opened), or of host tensors held in memory (random backbones, backbones
+/// derived from another, perturbed copies in tests).
 pub struct Weights {
-    files: Vec<(PathBuf, Vec<u8>)>,
+    files: Vec<File>,
+    host: HashMap<String, (Vec<f32>, Vec<usize>)>,
     prefix: String,
 }
 
 impl Weights {
     /// Opens safetensors files; a name is looked up in each in turn.
     pub fn open(paths: &[PathBuf]) -> Result<Self> {
-        let mut files = Vec::new();
-        for p in paths {
-            let bytes = std::fs::read(p).map_err(|e| Error::io(p, e))?;
-            SafeTensors::deserialize(&bytes).map_err(|e| {
-                Error::Weights(format!("{}: not a safetensors file ({e}); re-download it", p.display()))
-            })?;
-            files.push((p.clone(), bytes));
+        let files = paths.iter().map(|p| File::open(p)).collect::<Result<Vec<_>>>()?;
+        Ok(Self::with_prefix(files, HashMap::new()))
+    }
+
+    /// Weights held in memory, copied from `tensors`.
+    pub fn from_tensors(tensors: &[HostTensor]) -> Result<Self> {
+        Self::from_host(tensors.to_vec())
+    }
+
+    /// Weights held in memory, taking `tensors` as they are (no copy).
+    pub fn from_host(tensors: Vec<HostTensor>) -> Result<Self> {
+        let mut host = HashMap::with_capacity(tensors.len());
+        for (name, values, shape) in tensors {
+            if values.len() != shape.iter().product::<usize>() {
+                return Err(Error::Internal(format!(
+                    "in-memory tensor {name} has {} values for shape {shape:?}",
+                    values.len()
+                )));
+            }
+            if host.insert(name.clone(), (values, shape)).is_some() {
+                return Err(Error::Internal(format!("in-memory tensor {name} given twice")));
+            }
         }
-        let mut w = Self { files, prefix: String::new() };
+        Ok(Self::with_prefix(Vec::new(), host))
+    }
+
+    fn with_prefix(files: Vec<File>, host: HashMap<String, (Vec<f32>, Vec<usize>)>) -> Self {
+        let mut w = Self { files, host, prefix: String::new() };
         // `model.shared.weight` marks a BartForConditionalGeneration checkpoint.
-        if w.find("model.shared.weight").is_some() || w.find("model.encoder.embed_tokens.weight").is_some() {
+        if w.has_raw("model.shared.weight") || w.has_raw("model.encoder.embed_tokens.weight") {
             w.prefix = "model.".into();
         }
-        Ok(w)
+        w
     }
 
-    /// Weights held in memory (random backbones, perturbed copies in tests).
-    pub fn from_tensors(tensors: &[super::random::HostTensor]) -> Result<Self> {
-        let bytes = super::random::to_safetensors(tensors);
-        SafeTensors::deserialize(&bytes).map_err(|e| Error::Internal(format!("in-memory weights: {e}")))?;
-        let mut w = Self { files: vec![(PathBuf::from("<memory>"), bytes)], prefix: String::new() };
-        if w.find("model.shared.weight").is_some() || w.find("model.encoder.embed_tokens.weight").is_some() {
-            w.prefix = "model.".into();
-        }
-        Ok(w)
-    }
-
-    fn find(&self, name: &str) -> Option<(&Path, safetensors::tensor::TensorView<'_>)> {
-        self.files.iter().find_map(|(p, b)| {
-            let st = SafeTensors::deserialize(b).ok()?;
-            st.tensor(name).ok().map(|t| (p.as_path(), t))
-        })
+    fn find(&self, name: &str) -> Option<(&File, &TensorInfo)> {
+        self.files.iter().find_map(|f| f.meta.info(name).map(|t| (f, t)))
     }
 
     /// Whether a tensor is stored under exactly `name` (no prefix added).
     pub fn has_raw(&self, name: &str) -> bool {
-        self.find(name).is_some()
+        self.host.contains_key(name) || self.find(name).is_some()
     }
 
     /// Whether the backbone tensor `name` (without the `model.` prefix) exists.
     pub fn has(&self, name: &str) -> bool {
-        self.find(&format!("{}{name}", self.prefix)).is_some()
+        self.has_raw(&format!("{}{name}", self.prefix))
     }
 
     /// The raw f32 values and shape of `name`, read as it is stored (no prefix added).
     pub fn raw(&self, name: &str) -> Result<(Vec<f32>, Vec<usize>)> {
-        let (path, t) =
+        if let Some((values, shape)) = self.host.get(name) {
+            return Ok((values.clone(), shape.clone()));
+        }
+        let (file, t) =
             self.find(name).ok_or_else(|| Error::Weights(format!("tensor {name:?} not found")))?;
-        let shape = t.shape().to_vec();
-        let data = t.data();
-        let values: Vec<f32> = match t.dtype() {
+        let shape = t.shape.clone();
+        let data = file.data(t)?;
+        let path = &file.path;
+        let values: Vec<f32> = match t.dtype {
             Dtype::F32 => {
                 data.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
             }
@@ -125,12 +191,13 @@ impl Weights {
 
     /// The raw i64 values and shape of `name` (ids and lengths in fixtures).
     pub fn raw_i64(&self, name: &str) -> Result<(Vec<i64>, Vec<usize>)> {
-        let (path, t) =
+        let (file, t) =
             self.find(name).ok_or_else(|| Error::Weights(format!("tensor {name:?} not found")))?;
-        let shape: Vec<usize> = t.shape().to_vec();
-        let values: Vec<i64> = match t.dtype() {
-            Dtype::I64 => t
-                .data()
+        let shape: Vec<usize> = t.shape.clone();
+        let path = &file.path;
+        let values: Vec<i64> = match t.dtype {
+            Dtype::I64 => file
+                .data(t)?
                 .chunks_exact(8)
                 .map(|c| i64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
                 .collect(),

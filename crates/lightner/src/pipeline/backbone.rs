@@ -40,20 +40,72 @@ impl std::fmt::Debug for Backbone {
 
 /// FNV-1a 64 of `bytes`, as 16 hex digits (stable across builds and machines).
 pub fn fnv_hex(bytes: &[u8]) -> String {
-    // Eight interleaved lanes keep the loop fast on large weight files; the lanes are folded at the end.
-    let mut lanes = [0xcbf29ce484222325u64; 8];
-    let chunks = bytes.chunks_exact(8);
-    let rest = chunks.remainder();
-    for c in chunks {
-        for (l, &b) in lanes.iter_mut().zip(c) {
+    let mut h = Fnv::default();
+    h.update(bytes);
+    h.finish()
+}
+
+/// [`fnv_hex`] of a file, read in pieces (a weight file is never held whole for its hash).
+pub fn fnv_file(path: &std::path::Path) -> Result<String> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut h = Fnv::default();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf).map_err(|e| Error::io(path, e))?;
+        if n == 0 {
+            return Ok(h.finish());
+        }
+        h.update(&buf[..n]);
+    }
+}
+
+/// The hash of [`fnv_hex`] over bytes given in pieces. Eight interleaved lanes keep the loop
+/// fast on large weight files: byte `i` of each 8-byte chunk goes to lane `i`; the lanes, then
+/// the last incomplete chunk, are folded into one FNV-1a at the end.
+struct Fnv {
+    lanes: [u64; 8],
+    pending: Vec<u8>,
+}
+
+impl Default for Fnv {
+    fn default() -> Self {
+        Self { lanes: [0xcbf29ce484222325u64; 8], pending: Vec::with_capacity(8) }
+    }
+}
+
+impl Fnv {
+    fn mix(lanes: &mut [u64; 8], chunk: &[u8]) {
+        for (l, &b) in lanes.iter_mut().zip(chunk) {
             *l = (*l ^ b as u64).wrapping_mul(0x100000001b3);
         }
     }
-    let mut h = 0xcbf29ce484222325u64;
-    for b in lanes.iter().flat_map(|l| l.to_le_bytes()).chain(rest.iter().copied()) {
-        h = (h ^ b as u64).wrapping_mul(0x100000001b3);
+
+    fn update(&mut self, mut bytes: &[u8]) {
+        if !self.pending.is_empty() {
+            let take = (8 - self.pending.len()).min(bytes.len());
+            self.pending.extend_from_slice(&bytes[..take]);
+            bytes = &bytes[take..];
+            if self.pending.len() < 8 {
+                return;
+            }
+            Self::mix(&mut self.lanes, &self.pending);
+            self.pending.clear();
+        }
+        let chunks = bytes.chunks_exact(8);
+        self.pending.extend_from_slice(chunks.remainder());
+        for c in chunks {
+            Self::mix(&mut self.lanes, c);
+        }
     }
-    format!("{h:016x}")
+
+    fn finish(self) -> String {
+        let mut h = 0xcbf29ce484222325u64;
+        for b in self.lanes.iter().flat_map(|l| l.to_le_bytes()).chain(self.pending.iter().copied()) {
+            h = (h ^ b as u64).wrapping_mul(0x100000001b3);
+        }
+        format!("{h:016x}")
+    }
 }
 
 impl Backbone {
@@ -71,14 +123,12 @@ impl Backbone {
         };
         let tokenizer = WordTokenizer::from_dir(&dir)?;
         let file = dir.join("model.safetensors");
-        let bytes = std::fs::read(&file).map_err(|e| Error::io(&file, e))?;
-        let weights_hash = fnv_hex(&bytes);
-        drop(bytes);
+        let weights_hash = fnv_file(&file)?;
         let cfg_path = dir.join("config.json");
         let warm_started = is_bert_config(&cfg_path);
         let (config, weights) = if warm_started {
             let (cfg, host) = warm_start(&cfg_path, &Weights::open(&[file])?)?;
-            (cfg, Weights::from_tensors(&host)?)
+            (cfg, Weights::from_host(host)?)
         } else {
             (BartConfig::from_file(&cfg_path)?, Weights::open(&[file])?)
         };
@@ -121,5 +171,33 @@ impl Backbone {
         let bart = Bart::load(&self.config, &self.weights, device)?;
         built.push((device.clone(), bart.clone()));
         Ok(bart)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_hash_of_pieces_is_the_hash_of_the_whole() {
+        let bytes: Vec<u8> = (0..1000u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+        let whole = fnv_hex(&bytes);
+        // Pinned: packs record this hash, so it must never change.
+        assert_eq!(
+            (fnv_hex(b"lightner").as_str(), fnv_hex(b"lightner-pack").as_str()),
+            ("6bd37941d984c7a3", "d69b9cba7d705403")
+        );
+        for cuts in
+            [vec![0, 1000], vec![0, 3, 1000], vec![0, 7, 8, 9, 15, 999, 1000], vec![0, 1, 2, 500, 1000]]
+        {
+            let mut h = Fnv::default();
+            for w in cuts.windows(2) {
+                h.update(&bytes[w[0]..w[1]]);
+            }
+            assert_eq!(h.finish(), whole, "cut at {cuts:?}");
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(tmp.path().join("w"), &bytes).unwrap();
+        assert_eq!(fnv_file(&tmp.path().join("w")).unwrap(), whole);
     }
 }

@@ -110,7 +110,7 @@ pub enum DecodeIssue {
 
 /// The spans decoded from a sequence and what was ignored on the way.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Decoded {
+pub struct SpansFromPointers {
     /// Entity spans over words, sorted, non-overlapping, labelled with the label set's names.
     pub spans: Vec<Span>,
     /// Per span, the index in the sequence of the label that closed it (for confidences).
@@ -250,8 +250,8 @@ impl Codec {
     }
 
     /// Decodes a generated sequence into spans (see the module docs for the rules).
-    pub fn decode(&self, seq: &[TargetIdx], align: &Alignment, labels: &LabelSet) -> Decoded {
-        let mut out = Decoded::default();
+    pub fn decode(&self, seq: &[TargetIdx], align: &Alignment, labels: &LabelSet) -> SpansFromPointers {
+        let mut out = SpansFromPointers::default();
         let start = usize::from(seq.first() == Some(&TargetIdx::BOS));
         let mut buf: Vec<usize> = Vec::new();
         let mut saw_eos = false;

@@ -10,7 +10,7 @@ pub mod label_words;
 pub mod tokenizer;
 
 pub use align::{Alignment, Overlong, OverlongPolicy};
-pub use codec::{Codec, DecodeIssue, Decoded, PointerSpace};
+pub use codec::{Codec, DecodeIssue, PointerSpace, SpansFromPointers};
 pub use example::Example;
 pub use ids::{SrcPos, TargetIdx, TokenId};
 pub use label_words::{LabelWordMode, LabelWords};

@@ -10,10 +10,10 @@
 
 pub mod folds;
 pub mod log;
-pub mod search;
+pub mod strategy;
 
 pub use log::TrialLog;
-pub use search::{Bayes, Strategy};
+pub use strategy::{Bayes, Strategy};
 
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
