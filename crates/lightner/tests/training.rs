@@ -96,6 +96,28 @@ fn memorises_thirty_sentences_and_the_pack_predicts_the_same() {
     assert!(err.contains("trained on backbone"), "{err}");
 }
 
+#[test]
+fn a_saved_pack_tags_exactly_as_the_model_it_was_saved_from() {
+    // Prompts only, and prompts with the cross-attention: the pack's model shares the backbone's
+    // embedding and puts its label rows beside it (`Bart::rows`); the trained model has them
+    // written into its own embedding. The two must tag alike, scores included.
+    let tmp = tempfile::tempdir().unwrap();
+    let sents = movie(12);
+    let bb = tiny(&tmp.path().join("tiny"), &sents);
+    for what in [TrainWhat::Prompts, TrainWhat::PromptsAnd(vec!["encoder_attn".into()])] {
+        let mut out = session::run(job(&bb, sents.clone(), 15, what.clone()), &mut (), &mut |_| {}).unwrap();
+        let l = labels(&sents);
+        let direct = tagger(&bb, &l, DecodeSettings::default()).tag(&out.model, &words(&sents)).unwrap();
+        let dir = tmp.path().join(format!("pack-{}", out.pack.manifest.trained_backbone_params.len()));
+        out.pack.save(&dir).unwrap();
+        let pack = Pack::load(&dir).unwrap();
+        let (m, w) = pack.model(&bb, &Device::flex()).unwrap();
+        let t = Tagger::new(&bb, pack.labels().unwrap(), w, PointerSpace::WordStart, pack.manifest.decoding);
+        assert_eq!(t.tag(&m, &words(&sents)).unwrap(), direct, "{what:?}");
+        assert!(direct.iter().any(|t| !t.spans.is_empty()), "{what:?} found nothing: the test shows little");
+    }
+}
+
 struct StopAfter(usize);
 impl Observer for StopAfter {
     fn epoch(&mut self, l: &EpochLog) -> bool {

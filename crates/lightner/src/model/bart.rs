@@ -30,6 +30,20 @@ pub struct Bart {
     rates: [f64; 3],
     /// Whether dropout is on (training); it also needs an autodiff device.
     training: bool,
+    /// Rows that stand in for some token ids (a pack's label tokens), so that the packs of one
+    /// backbone share `shared` itself instead of each holding a copy with its rows written in.
+    #[module(skip)]
+    pub overrides: Option<RowOverrides>,
+}
+
+/// Embedding rows for a few token ids, looked up in place of `shared` (ids past its end
+/// included: label tokens added to the vocabulary).
+#[derive(Debug, Clone)]
+pub struct RowOverrides {
+    /// The token ids, one per row.
+    pub ids: Vec<u32>,
+    /// `[ids.len(), d]`.
+    pub rows: Tensor<2>,
 }
 
 /// Encoder stack.
@@ -209,6 +223,7 @@ impl Bart {
             embed_scale: if cfg.scale_embedding { (d as f64).sqrt() } else { 1.0 },
             rates: [cfg.dropout, cfg.attention_dropout, cfg.activation_dropout],
             training: false,
+            overrides: None,
         })
     }
 
@@ -241,9 +256,28 @@ impl Bart {
     /// Raw token embeddings `E[ids]`: no scale, no positions (what the pointer head fuses, docs/deepke.md §5.5).
     pub fn token_embeddings(&self, ids: Tensor<2, Int>) -> Tensor<3> {
         let [b, s] = ids.dims();
+        let rows = self.rows(ids.reshape([b * s]));
+        let d = rows.dims()[1];
+        rows.reshape([b, s, d])
+    }
+
+    /// The embedding rows of `ids` `[N]` → `[N, d]`: `shared`, with the overriding rows in place
+    /// of theirs. The same values as `shared` with the rows written in, without its copy.
+    pub fn rows(&self, ids: Tensor<1, Int>) -> Tensor<2> {
         let e = self.shared.val();
-        let d = e.dims()[1];
-        e.select(0, ids.reshape([b * s])).reshape([b, s, d])
+        let Some(o) = &self.overrides else { return e.select(0, ids) };
+        let [v, d] = e.dims();
+        let n = ids.dims()[0];
+        // Which override row each id takes (-1: none). Packs have a few labels, so a comparison
+        // per label costs less than an index over the whole vocabulary.
+        let mut which = ids.clone().zeros_like().sub_scalar(1);
+        for (k, &id) in o.ids.iter().enumerate() {
+            which = which.mask_fill(ids.clone().equal_elem(id as i64), k as i64);
+        }
+        let hit = which.clone().greater_equal_elem(0).unsqueeze_dim::<2>(1).expand([n, d]);
+        let base = e.select(0, ids.clamp(0, v as i64 - 1));
+        let over = o.rows.clone().select(0, which.clamp_min(0));
+        base.mask_where(hit, over)
     }
 
     fn embed(

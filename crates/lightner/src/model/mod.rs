@@ -18,7 +18,7 @@ pub mod source;
 pub mod tiny;
 pub mod weights;
 
-pub use bart::Bart;
+pub use bart::{Bart, RowOverrides};
 pub use config::BartConfig;
 pub use lightner::{Batch, Forward, LightNer, Trainable};
 pub use pointer::{HeadParams, LabelScoring, PointerHead};

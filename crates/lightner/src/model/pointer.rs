@@ -71,10 +71,10 @@ impl PointerHead {
     /// `[C, d]` label rows: label j's own row, or the softmax(w_j)-weighted sum of its pieces'
     /// rows. Scoring h against the sum equals the weighted sum of h's scores against each piece
     /// (docs/deepke.md §2.2), and costs one row per label instead of one per piece.
-    fn label_rows(&self, e: &Tensor<2>, params: &HeadParams, device: &Device) -> Tensor<2> {
+    fn label_rows(&self, bart: &Bart, params: &HeadParams, device: &Device) -> Tensor<2> {
         let rows = |ids: Vec<i64>| {
             let n = ids.len();
-            e.clone().select(0, Tensor::<1, Int>::from_data(TensorData::new(ids, [n]), device))
+            bart.rows(Tensor::<1, Int>::from_data(TensorData::new(ids, [n]), device))
         };
         match &self.labels {
             LabelScoring::Rows(r) => rows(r.iter().map(|&i| i as i64).collect()),
@@ -119,11 +119,9 @@ impl PointerHead {
     ) -> HeadKeys {
         let device = enc.device();
         let [b, s, d] = enc.dims();
-        let e = bart.shared.val();
-        let eos = e
-            .clone()
-            .select(0, Tensor::<1, Int>::from_data(TensorData::new(vec![self.eos_id as i64], [1]), &device));
-        let labels = self.label_rows(&e, params, &device);
+        let eos =
+            bart.rows(Tensor::<1, Int>::from_data(TensorData::new(vec![self.eos_id as i64], [1]), &device));
+        let labels = self.label_rows(bart, params, &device);
         let (eos, labels) = (self.drop(eos), self.drop(labels));
         let c = labels.dims()[0];
         let fixed = Tensor::cat(vec![eos, labels], 0).unsqueeze_dim::<3>(0).expand([b, 1 + c, d]);

@@ -157,14 +157,14 @@ impl Pack {
                 }
             }
         }
-        let e = model.bart.shared.val();
+        let device = model.bart.shared.val().device();
         match &model.head.labels {
             crate::model::LabelScoring::Rows(ids) => {
                 let idx = Tensor::<1, burn::tensor::Int>::from_data(
                     TensorData::new(ids.iter().map(|&i| i as i64).collect::<Vec<_>>(), [ids.len()]),
-                    &e.device(),
+                    &device,
                 );
-                tensors.insert("label_rows".into(), e.clone().select(0, idx).into_data());
+                tensors.insert("label_rows".into(), model.bart.rows(idx).into_data());
             }
             crate::model::LabelScoring::Pieces(_) => {
                 for (j, w) in model.trainable.head.label_weights.iter().enumerate() {
@@ -174,7 +174,7 @@ impl Pack {
                 }
             }
         }
-        let alpha = model.head.alpha_tensor(&model.trainable.head, &e.device()).into_data();
+        let alpha = model.head.alpha_tensor(&model.trainable.head, &device).into_data();
         // The manifest reports one value: α itself, or the mean of a per-dimension α.
         let alpha_value = mean(&f32s(alpha.clone())?);
         tensors.insert("alpha".into(), alpha);
@@ -288,19 +288,36 @@ impl Pack {
         self.check_backbone(bb)?;
         let labels = self.labels()?;
         let words = LabelWords::new(&labels, &bb.tokenizer, self.manifest.model.label_mode)?;
-        let mut bart = load_bart(bb, &words, device)?;
+        // A pack that did not train the token embedding shares the backbone's: its label rows
+        // stand in for their tokens' rows (`Bart::rows`) instead of being written into a copy of
+        // it. (The backbone parameters it trained replace the backbone's own below; the others
+        // stay shared too.)
+        let shares = !self.manifest.trained_backbone_params.iter().any(|p| p == "shared");
+        let mut bart = if shares { bb.bart(device)? } else { load_bart(bb, &words, device)? };
         if let crate::model::LabelScoring::Rows(ids) = label_scoring(&words) {
-            // Put the pack's label rows in place of the initial ones.
             let rows: Tensor<2> = self.tensor("label_rows", device)?;
-            let e = bart.shared.val();
-            let [v, d] = e.dims();
-            let mut data = f32s(e.into_data())?;
-            let r = f32s(rows.into_data())?;
-            for (j, &id) in ids.iter().enumerate() {
-                data[id as usize * d..(id as usize + 1) * d].copy_from_slice(&r[j * d..(j + 1) * d]);
+            if rows.dims()[0] != ids.len() {
+                return Err(Error::Pack(format!(
+                    "the pack has {} label rows for {} labels",
+                    rows.dims()[0],
+                    ids.len()
+                )));
             }
-            bart.shared =
-                crate::model::layers::frozen(Tensor::from_data(TensorData::new(data, [v, d]), device));
+            if shares {
+                bart.overrides = Some(crate::model::RowOverrides { ids, rows });
+            } else {
+                // Write the pack's label rows into the embedding (the one the pack then
+                // restores, as it trained it).
+                let e = bart.shared.val();
+                let [v, d] = e.dims();
+                let mut data = f32s(e.into_data())?;
+                let r = f32s(rows.into_data())?;
+                for (j, &id) in ids.iter().enumerate() {
+                    data[id as usize * d..(id as usize + 1) * d].copy_from_slice(&r[j * d..(j + 1) * d]);
+                }
+                bart.shared =
+                    crate::model::layers::frozen(Tensor::from_data(TensorData::new(data, [v, d]), device));
+            }
         }
         if !self.manifest.trained_backbone_params.is_empty() {
             let saved: BTreeMap<String, params::SavedParam> =
