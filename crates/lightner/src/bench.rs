@@ -24,11 +24,11 @@ pub struct BenchShape {
     pub d_model: usize,
     /// Encoder and decoder layers.
     pub layers: usize,
-    /// Heads.
+    /// Attention heads per layer.
     pub heads: usize,
     /// Feed-forward width.
     pub ffn: usize,
-    /// Vocabulary.
+    /// Rows of the token embedding.
     pub vocab: usize,
     /// Prompt length L.
     pub prompt_len: usize,
@@ -40,7 +40,7 @@ pub struct BenchShape {
     pub src_len: usize,
     /// Target length (bos … eos).
     pub tgt_len: usize,
-    /// Labels.
+    /// Entity types of the pointer head.
     pub labels: usize,
 }
 

@@ -53,7 +53,7 @@ impl Entry {
 
 /// Why a pack cannot answer.
 pub enum Lookup<'a> {
-    /// Ready.
+    /// Loaded and ready to tag.
     Ready(&'a Predictor),
     /// No pack of that name.
     NotFound,

@@ -31,9 +31,9 @@ pub enum Format {
 /// Something worth telling the user that does not stop reading.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Warning {
-    /// Where.
+    /// The file and line (or record) the problem is at.
     pub location: Location,
-    /// What.
+    /// What is wrong there, and what to do about it.
     pub message: String,
 }
 

@@ -62,22 +62,23 @@ impl std::str::FromStr for TagScheme {
 /// The role of a tag, with `L`/`U` folded into `E`/`S`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TagPrefix {
-    /// Begin.
+    /// `B-`: the first word of an entity.
     B,
-    /// Inside.
+    /// `I-`: a word inside an entity (in IOB1, also its first word unless it follows one of
+    /// the same type).
     I,
     /// End (`E-` or `L-`).
     E,
     /// Single (`S-` or `U-`).
     S,
-    /// Outside.
+    /// `O`: a word outside every entity.
     O,
 }
 
 /// A parsed tag: its role, the letter it was written with, and its entity type.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tag {
-    /// Role.
+    /// The tag's prefix: where the word stands in its entity.
     pub prefix: TagPrefix,
     /// The letter as written (`B`, `I`, `E`, `S`, `L`, `U`, `O`).
     pub letter: char,

@@ -12,9 +12,9 @@ use burn::tensor::{Bool, Device, Tensor};
 /// Per-layer prompt keys and values, `[B or 1, H, L, d_h]`.
 #[derive(Debug, Clone)]
 pub struct Prefix {
-    /// Keys.
+    /// Key rows prepended to the layer's keys, `[batch, heads, prefix length, head width]`.
     pub key: Tensor<4>,
-    /// Values.
+    /// Value rows prepended to the layer's values, same shape as `key`.
     pub value: Tensor<4>,
 }
 

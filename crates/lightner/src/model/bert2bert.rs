@@ -25,17 +25,17 @@ use std::path::Path;
 /// The fields of a BERT `config.json` that matter here.
 #[derive(Debug, Clone, Deserialize)]
 pub struct BertConfig {
-    /// Width.
+    /// Hidden width (BART's `d_model`).
     pub hidden_size: usize,
-    /// Layers.
+    /// Encoder layers (the decoder gets as many, copied from them).
     pub num_hidden_layers: usize,
-    /// Heads.
+    /// Attention heads per layer.
     pub num_attention_heads: usize,
     /// Feed-forward width.
     pub intermediate_size: usize,
-    /// Vocabulary.
+    /// Rows of the word embedding.
     pub vocab_size: usize,
-    /// Positions.
+    /// Rows of the position embedding: the longest input in tokens.
     pub max_position_embeddings: usize,
     /// LayerNorm ε.
     #[serde(default = "eps")]

@@ -18,7 +18,7 @@ pub struct RandomInit {
     pub bias_std: f32,
     /// Std of LayerNorm deviations from (1, 0).
     pub ln_std: f32,
-    /// Seed.
+    /// Seed of the draws: the same seed gives the same weights on every machine.
     pub seed: u64,
 }
 

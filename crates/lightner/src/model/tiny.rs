@@ -16,11 +16,11 @@ use tokenizers::pre_tokenizers::bert::BertPreTokenizer;
 /// Size of a tiny backbone.
 #[derive(Debug, Clone, Copy)]
 pub struct TinySize {
-    /// Width.
+    /// Hidden width (`d_model`), a multiple of `heads`.
     pub d_model: usize,
     /// Layers of the encoder and of the decoder.
     pub layers: usize,
-    /// Heads.
+    /// Attention heads per layer.
     pub heads: usize,
     /// Feed-forward width.
     pub ffn: usize,

@@ -45,7 +45,7 @@ pub struct BackboneInfo {
     pub id: String,
     /// FNV-1a 64 of its `model.safetensors`.
     pub weights_hash: String,
-    /// Width.
+    /// Its hidden width (for the record: the weights hash is what is checked).
     pub d_model: usize,
     /// Decoder layers.
     pub decoder_layers: usize,

@@ -30,7 +30,7 @@ pub struct TrainJob<'a> {
     /// Fraction of the training sentences held out for selection when there is no dev set
     /// (0: none; the last epoch is kept).
     pub holdout: f64,
-    /// Labels.
+    /// The entity types, in target order (the pack records them).
     pub labels: LabelSet,
     /// Model settings.
     pub spec: ModelSpec,

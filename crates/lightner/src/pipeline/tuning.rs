@@ -47,7 +47,7 @@ impl TuneData {
 pub struct TuneSetup<'a> {
     /// The backbone.
     pub backbone: &'a Backbone,
-    /// Labels.
+    /// The entity types, in target order.
     pub labels: LabelSet,
     /// Model settings (α and the prompt length come from the trial).
     pub spec: ModelSpec,
@@ -55,7 +55,7 @@ pub struct TuneSetup<'a> {
     pub config: TrainConfig,
     /// Decoding settings.
     pub decoding: DecodeSettings,
-    /// Device.
+    /// Where the trainings run.
     pub device: Device,
 }
 

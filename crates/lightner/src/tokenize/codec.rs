@@ -49,9 +49,9 @@ pub enum PointerSpace {
 /// What a target index means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Symbol {
-    /// Start.
+    /// The start-of-sequence token the decoder begins from.
     Bos,
-    /// End.
+    /// The end-of-sequence token: the decoder emits it when no entity is left.
     Eos,
     /// Label j (target order).
     Label(usize),

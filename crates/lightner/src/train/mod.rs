@@ -45,7 +45,7 @@ impl TrainWhat {
 /// Training settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainConfig {
-    /// Epochs.
+    /// Passes over the training sentences.
     pub epochs: usize,
     /// Sentences per batch.
     pub batch_size: usize,

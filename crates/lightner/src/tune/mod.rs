@@ -27,7 +27,7 @@ pub struct TrialConfig {
     pub lr: f64,
     /// Prompt length.
     pub prompt_len: usize,
-    /// Epochs.
+    /// Training epochs of each training of the trial.
     pub epochs: usize,
 }
 
@@ -71,7 +71,7 @@ pub struct UnitResult {
     pub recall: f64,
     /// Micro F1.
     pub f1: f64,
-    /// Seconds.
+    /// Wall-clock seconds the trial took, all its trainings together.
     pub seconds: f64,
 }
 
