@@ -118,6 +118,41 @@ fn a_saved_pack_tags_exactly_as_the_model_it_was_saved_from() {
     }
 }
 
+#[test]
+fn full_trainings_side_by_side_on_one_backbone_do_not_share_gradients() {
+    // `tune --jobs` trains side by side on one backbone. Each training must own its parameters:
+    // models cloned from one shared model share autodiff leaves, and two trainings through them
+    // panic ("graph tape has already been consumed") or deadlock. A deadlock fails here after a
+    // timeout instead of hanging the suite.
+    let tmp = tempfile::tempdir().unwrap();
+    let sents = movie(12);
+    let bb = std::sync::Arc::new(tiny(&tmp.path().join("tiny"), &sents));
+    let (tx, rx) = std::sync::mpsc::channel();
+    for _ in 0..2 {
+        let (bb, sents, tx) = (std::sync::Arc::clone(&bb), sents.clone(), tx.clone());
+        std::thread::spawn(move || {
+            let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                session::run(job(&bb, sents, 4, TrainWhat::Everything), &mut (), &mut |_| {})
+                    .unwrap()
+                    .summary
+                    .history
+                    .last()
+                    .unwrap()
+                    .loss
+            }));
+            let _ = tx.send(out.map_err(|_| "a training panicked"));
+        });
+    }
+    let losses: Vec<f64> = (0..2)
+        .map(|_| {
+            rx.recv_timeout(std::time::Duration::from_secs(300))
+                .expect("two trainings side by side did not finish in 300 s: deadlocked")
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(losses[0], losses[1], "the same job twice, side by side, must train alike");
+}
+
 struct StopAfter(usize);
 impl Observer for StopAfter {
     fn epoch(&mut self, l: &EpochLog) -> bool {

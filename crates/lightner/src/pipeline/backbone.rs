@@ -162,7 +162,14 @@ impl Backbone {
     /// of one backbone, in a server say, hold its weights once between them, and a pack that
     /// changes a tensor (its label rows, its trained parameters) gets its own copy of that
     /// tensor only.
+    ///
+    /// On an autodiff device (training) every call builds a model of its own: a clone would
+    /// share the autodiff leaves of the parameters, and two trainings that unfreeze the same
+    /// leaf (side by side in `tune --jobs`) would consume each other's graph.
     pub fn bart(&self, device: &Device) -> Result<Bart> {
+        if device.is_autodiff() {
+            return Bart::load(&self.config, &self.weights, device);
+        }
         // A poisoned lock only means a build panicked half-way; the list itself is still whole.
         let mut built = self.built.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some((_, bart)) = built.iter().find(|(d, _)| d == device) {
