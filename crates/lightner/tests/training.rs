@@ -100,7 +100,10 @@ fn memorises_thirty_sentences_and_the_pack_predicts_the_same() {
 fn a_saved_pack_tags_exactly_as_the_model_it_was_saved_from() {
     // Prompts only, and prompts with the cross-attention: the pack's model shares the backbone's
     // embedding and puts its label rows beside it (`Bart::rows`); the trained model has them
-    // written into its own embedding. The two must tag alike, scores included.
+    // written into its own embedding. The two must find the same entities and decode the same
+    // sequences. Scores agree to float rounding only: the trained model runs on the autodiff
+    // device and computes its prefixes through the prompt generators at every forward, the pack
+    // holds them fixed, so sums are taken in another order (CI saw 0.110465 against 0.11046495).
     let tmp = tempfile::tempdir().unwrap();
     let sents = movie(12);
     let bb = tiny(&tmp.path().join("tiny"), &sents);
@@ -113,7 +116,17 @@ fn a_saved_pack_tags_exactly_as_the_model_it_was_saved_from() {
         let pack = Pack::load(&dir).unwrap();
         let (m, w) = pack.model(&bb, &Device::flex()).unwrap();
         let t = Tagger::new(&bb, pack.labels().unwrap(), w, PointerSpace::WordStart, pack.manifest.decoding);
-        assert_eq!(t.tag(&m, &words(&sents)).unwrap(), direct, "{what:?}");
+        let again = t.tag(&m, &words(&sents)).unwrap();
+        assert_eq!(spans(&again), spans(&direct), "{what:?}");
+        for (a, d) in again.iter().zip(&direct) {
+            assert_eq!(a.sequence, d.sequence, "{what:?}");
+            for (x, y) in a.spans.iter().zip(&d.spans) {
+                assert!(
+                    (x.score - y.score).abs() <= 1e-5 * y.score.abs().max(1.0),
+                    "{what:?}: {x:?} vs {y:?}"
+                );
+            }
+        }
         assert!(direct.iter().any(|t| !t.spans.is_empty()), "{what:?} found nothing: the test shows little");
     }
 }
