@@ -97,6 +97,9 @@ pub enum Command {
     /// Download a backbone from the Hugging Face hub into the local cache and print its folder.
     #[command(after_help = FETCH_EXAMPLES)]
     Fetch(FetchArgs),
+    /// Bake a pack's trained backbone (--full, --also-train) into a backbone folder for new packs.
+    #[command(after_help = EXPORT_EXAMPLES)]
+    Export(ExportArgs),
     /// Serve many prompt packs over HTTP from one process, the pack chosen per request.
     #[command(after_help = SERVE_EXAMPLES)]
     Serve(ServeArgs),
@@ -240,6 +243,38 @@ tells you at once when the hub cannot be reached). The cache is hf-hub's: HF_HOM
 HF_HUB_CACHE move it, HF_HUB_OFFLINE=1 checks the cache only. Exit status 1 when the model is
 neither cached nor reachable.";
 
+const EXPORT_EXAMPLES: &str = "\
+Examples:
+  lightner train --model minilm/ --train conll.txt --labels conll2003 --full --out conll.pack
+  lightner export --pack conll.pack --out minilm-conll/
+  lightner train --model minilm-conll/ --train movie-10shot.txt --labels mit-movie --out movie.pack
+
+The folder holds config.json, model.safetensors (BART names, the pack's trained values in place of
+the backbone's, without label rows), the tokenizer files and lightner-export.json (where it came
+from). New packs trained on it carry only their prompts, label rows and alpha. --rebased-pack also
+writes the source pack moved onto the new folder: the same entities, a smaller pack.";
+
+/// Arguments of `lightner export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The pack whose trained backbone parameters are baked in.
+    #[arg(long, value_name = "DIR")]
+    pub pack: PathBuf,
+
+    /// The backbone folder to write (replaced only if it is an earlier export).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+
+    /// The pack's backbone when it moved since training [default: the one the pack records].
+    #[arg(long, value_name = "ID|DIR")]
+    pub model: Option<String>,
+
+    /// Also write the pack onto the exported folder here: its prompts, label rows and alpha,
+    /// without the backbone parameters the folder now holds.
+    #[arg(long, value_name = "DIR")]
+    pub rebased_pack: Option<PathBuf>,
+}
+
 /// Arguments of `lightner fetch`.
 #[derive(Debug, Args)]
 pub struct FetchArgs {
@@ -327,6 +362,18 @@ pub struct TrainArgs {
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
 
+    /// Start from this pack (trained on the same backbone): its trained backbone parameters,
+    /// its prompts (when it kept its generators, --keep-generator), its alpha, and the label
+    /// rows of the types both share by name; the other types start from their label words.
+    /// The new pack records where it started (manifest.json, init_from).
+    #[arg(long, value_name = "PACK")]
+    pub init_from: Option<PathBuf>,
+
+    /// Keep the prompt generators in the pack (generator.safetensors, several times the size of
+    /// the prefixes; never read by predict) so that --init-from can train its prompts further.
+    #[arg(long)]
+    pub keep_generator: bool,
+
     /// Epochs (at least 1).
     #[arg(long, default_value_t = 30, value_parser = values::count, allow_negative_numbers = true)]
     pub epochs: usize,
@@ -370,8 +417,9 @@ pub struct TrainArgs {
     /// with the prompts (a scalar through a sigmoid starting at --alpha-init; its value after
     /// every epoch is printed and kept in metrics.jsonl), or `learn-per-dim` to learn one alpha
     /// per hidden dimension (reported as their mean). `lightner tune` searches a fixed alpha.
-    #[arg(long, default_value = "0.5", value_parser = parse_alpha, value_name = "A|learn|learn-per-dim", allow_negative_numbers = true)]
-    pub alpha: AlphaArg,
+    /// [default: 0.5, or with --init-from the source pack's alpha, fixed or learnt as it was]
+    #[arg(long, value_parser = parse_alpha, value_name = "A|learn|learn-per-dim", allow_negative_numbers = true)]
+    pub alpha: Option<AlphaArg>,
 
     /// Starting value of a learnt alpha (--alpha learn or learn-per-dim), in [0, 1].
     #[arg(long, default_value_t = 0.5, value_name = "A", value_parser = values::unit, allow_negative_numbers = true)]

@@ -111,7 +111,7 @@ fn in_range(cli: &Cli) -> bool {
                     && a.patience.is_none_or(|p| p >= 1)
                     && (1..=4096).contains(&a.training.batch_size)
                     && match a.alpha {
-                        crate::cli::AlphaArg::Fixed(x) => finite_in(x, 0.0, 1.0),
+                        Some(crate::cli::AlphaArg::Fixed(x)) => finite_in(x, 0.0, 1.0),
                         _ => true,
                     }
                     && decode_ok(&a.decode)

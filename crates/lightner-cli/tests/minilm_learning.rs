@@ -65,6 +65,8 @@ fn f1_after_training(bb: &Backbone, test: &[lightner::data::Sentence], epochs: u
         decoding: DecodeSettings::default(),
         checkpoint: None,
         device: Device::flex(),
+        init_from: None,
+        keep_generator: false,
     };
     let out = session::run(job, &mut (), &mut |_| {}).unwrap();
     let losses: Vec<String> = out.summary.history.iter().map(|e| format!("{:.4}", e.loss)).collect();

@@ -116,6 +116,8 @@ fn job<'a>(bb: &'a Backbone, train: Vec<Sentence>, spec: ModelSpec, epochs: usiz
         decoding: DecodeSettings::default(),
         checkpoint: None,
         device: Device::flex(),
+        init_from: None,
+        keep_generator: false,
     }
 }
 

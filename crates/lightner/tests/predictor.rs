@@ -43,6 +43,8 @@ fn pack(dir: &Path) -> (Arc<Backbone>, Pack, Vec<Sentence>) {
         decoding: DecodeSettings::default(),
         checkpoint: None,
         device: Device::flex(),
+        init_from: None,
+        keep_generator: false,
     };
     let mut out = session::run(job, &mut (), &mut |_| {}).unwrap();
     out.pack.save(&dir.join("pack")).unwrap();

@@ -42,6 +42,8 @@ fn job<'a>(bb: &'a Backbone, train: Vec<Sentence>, epochs: usize, what: TrainWha
         decoding: DecodeSettings::default(),
         checkpoint: None,
         device: Device::flex(),
+        init_from: None,
+        keep_generator: false,
     }
 }
 

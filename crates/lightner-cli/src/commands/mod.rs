@@ -4,6 +4,7 @@
 
 mod bench;
 mod eval;
+mod export;
 mod fetch;
 mod guard;
 mod init_tiny;
@@ -41,6 +42,7 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> anyhow::Result<()> {
         Command::Tune(args) => tune::run(&cli.global, args, out),
         Command::InitTiny(args) => init_tiny::run(&cli.global, args, out),
         Command::Fetch(args) => fetch::run(&cli.global, args, out),
+        Command::Export(args) => export::run(&cli.global, args, out),
         Command::Serve(args) => crate::serve::run(&cli.global, args, out),
     }
 }

@@ -11,7 +11,8 @@ use lightner::data::Sentence;
 use lightner::eval::Report;
 use lightner::pipeline::pack::PACK_DIR;
 use lightner::pipeline::session::{self, TrainJob, TrainOutcome};
-use lightner::pipeline::{Backbone, DecodeSettings, ModelSpec, Predictor, PromptSize};
+use lightner::pipeline::warm_start::InitFrom;
+use lightner::pipeline::{Backbone, DecodeSettings, ModelSpec, Pack, Predictor, PromptSize};
 use lightner::tokenize::{LabelWordMode, PointerSpace};
 use lightner::train::checkpoint::CHECKPOINT_DIR;
 use lightner::train::{EpochLog, Observer, TrainConfig, TrainWhat};
@@ -75,7 +76,10 @@ fn check(args: &TrainArgs) -> anyhow::Result<()> {
         bail!("--no-prompts leaves nothing to train; add --full (or --also-train PART)");
     }
     // Outputs are checked before the training, not after it: a refused --out must cost nothing.
-    let inputs = args.data.files();
+    let mut inputs = args.data.files();
+    if let Some(p) = &args.init_from {
+        inputs.push(p);
+    }
     guard::output_not_input("train", "--out", &args.out, &inputs)?;
     lightner::io::check_dir_target(&args.out, PACK_DIR)?;
     if let Some(ckpt) = &args.checkpoint {
@@ -96,6 +100,16 @@ pub fn run(global: &GlobalArgs, args: &TrainArgs, out: &mut dyn Write) -> anyhow
     check(args)?;
     set_threads(global)?;
     let (Labelled { train, dev, test, labels }, bb) = load_training(global, &args.data)?;
+    let init_from = args.init_from.as_deref().map(Pack::load).transpose()?;
+    // Without --alpha, a warm start keeps the source's alpha as it was: fixed at its value, or
+    // learnt on from it (per dimension if it was).
+    let alpha = match (args.alpha, &init_from) {
+        (Some(a), _) => a,
+        (None, Some(p)) if p.manifest.model.alpha_per_dim => AlphaArg::LearnPerDim,
+        (None, Some(p)) if p.manifest.model.learn_alpha => AlphaArg::Learn,
+        (None, Some(p)) => AlphaArg::Fixed(p.manifest.model.alpha),
+        (None, None) => AlphaArg::Fixed(0.5),
+    };
     let spec = ModelSpec {
         label_mode: match args.label_words {
             LabelWordsArg::Added => LabelWordMode::Added,
@@ -108,12 +122,12 @@ pub fn run(global: &GlobalArgs, args: &TrainArgs, out: &mut dyn Write) -> anyhow
         prompt: (!args.no_prompts)
             .then_some(PromptSize { len: args.prompt_len, dim: args.training.prompt_dim }),
         // `--learn-alpha` (the older spelling) starts from --alpha.
-        alpha: match args.alpha {
+        alpha: match alpha {
             AlphaArg::Fixed(a) => a,
             AlphaArg::Learn | AlphaArg::LearnPerDim => args.alpha_init,
         },
-        learn_alpha: args.learn_alpha || !matches!(args.alpha, AlphaArg::Fixed(_)),
-        alpha_per_dim: args.alpha == AlphaArg::LearnPerDim,
+        learn_alpha: args.learn_alpha || !matches!(alpha, AlphaArg::Fixed(_)),
+        alpha_per_dim: alpha == AlphaArg::LearnPerDim,
     };
     let config = TrainConfig {
         epochs: args.epochs,
@@ -145,6 +159,11 @@ pub fn run(global: &GlobalArgs, args: &TrainArgs, out: &mut dyn Write) -> anyhow
         decoding,
         checkpoint: args.checkpoint.clone(),
         device: device.clone(),
+        init_from: init_from
+            .as_ref()
+            .zip(args.init_from.as_ref())
+            .map(|(pack, dir)| InitFrom { pack, name: dir.display().to_string() }),
+        keep_generator: args.keep_generator,
     };
     let mut outcome = session::run(job, &mut progress, &mut |m| {
         if !quiet {

@@ -212,6 +212,8 @@ pub fn run(global: &GlobalArgs, args: &TuneArgs, out: &mut dyn Write) -> anyhow:
         decoding,
         checkpoint: None,
         device: setup.device.clone(),
+        init_from: None,
+        keep_generator: false,
     };
     struct Quiet;
     impl Observer for Quiet {}

@@ -4,11 +4,13 @@
 
 pub mod backbone;
 pub mod entities;
+pub mod export;
 pub mod pack;
 pub mod predictor;
 pub mod session;
 pub mod tagger;
 pub mod tuning;
+pub mod warm_start;
 pub mod windows;
 
 pub use backbone::Backbone;

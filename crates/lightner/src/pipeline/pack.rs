@@ -33,6 +33,9 @@ use std::path::Path;
 pub const PACK_DIR: crate::io::DirKind =
     crate::io::DirKind { what: "prompt pack", is_ours: |d| d.join("manifest.json").is_file() };
 
+/// The file of a pack's prompt generators, when it keeps them (see [`Pack::keep_generator`]).
+pub const GENERATOR_FILE: &str = "generator.safetensors";
+
 /// The format name written in every manifest.
 pub const FORMAT: &str = "lightner-pack";
 /// The manifest format version this library reads and writes.
@@ -87,6 +90,13 @@ pub struct Manifest {
     pub text_words: WordSplit,
     /// FNV-1a 64 of `pack.safetensors`.
     pub checksum: String,
+    /// FNV-1a 64 of `generator.safetensors`, when the pack keeps its prompt generators (what
+    /// `train --init-from` needs to go on training the prompts; `predict` never reads them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generator_checksum: Option<String>,
+    /// The pack this one was warm-started from (`train --init-from`), and what it took over.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init_from: Option<super::warm_start::Lineage>,
 }
 
 impl Manifest {
@@ -117,6 +127,8 @@ pub struct Pack {
     /// The manifest.
     pub manifest: Manifest,
     tensors: BTreeMap<String, TensorData>,
+    /// The prompt generators' parameters by module path (`encoder_self.mlp0.weight`), when kept.
+    generator: BTreeMap<String, TensorData>,
 }
 
 fn f32s(t: TensorData) -> Result<Vec<f32>> {
@@ -206,13 +218,62 @@ impl Pack {
             training,
             metrics,
             checksum: String::new(),
+            generator_checksum: None,
+            init_from: None,
         };
-        Ok(Self { manifest, tensors })
+        Ok(Self { manifest, tensors, generator: BTreeMap::new() })
     }
 
-    fn serialize(&self) -> Result<Vec<u8>> {
-        let tensors: Vec<F32Tensor> = self
-            .tensors
+    /// Keeps the prompt generators of `model` (the parameters the prompts train as, several
+    /// times the size of the prefixes they make) in `generator.safetensors` when the pack is
+    /// saved, so that `train --init-from` can go on training them.
+    pub fn keep_generator(&mut self, model: &LightNer) {
+        self.generator = model
+            .trainable
+            .prompts
+            .as_ref()
+            .map(|p| params::collect(p, false).into_iter().map(|(k, v)| (k, v.data)).collect())
+            .unwrap_or_default();
+    }
+
+    /// Whether the pack keeps its prompt generators.
+    pub fn has_generator(&self) -> bool {
+        !self.generator.is_empty()
+    }
+
+    /// The kept prompt generators' parameters by module path, as [`params::restore`] takes them.
+    pub fn generator_params(&self) -> BTreeMap<String, params::SavedParam> {
+        self.generator
+            .iter()
+            .map(|(k, v)| {
+                (k.clone(), params::SavedParam { id: burn::module::ParamId::new(), data: v.clone() })
+            })
+            .collect()
+    }
+
+    /// A stored tensor by name (`label_rows`, `alpha`, `label_weights.{j}`, ...).
+    pub fn host_tensor(&self, name: &str) -> Option<&TensorData> {
+        self.tensors.get(name)
+    }
+
+    /// The backbone parameters the pack trained, by module path, as [`params::restore`] takes them.
+    pub fn backbone_params(&self) -> Result<BTreeMap<String, params::SavedParam>> {
+        self.manifest
+            .trained_backbone_params
+            .iter()
+            .map(|p| {
+                let data = self
+                    .tensors
+                    .get(&format!("backbone.{p}"))
+                    .cloned()
+                    .ok_or_else(|| Error::Pack(format!("the pack lacks backbone parameter {p}")))?;
+                Ok((p.clone(), params::SavedParam { id: burn::module::ParamId::new(), data }))
+            })
+            .collect()
+    }
+
+    fn serialize(tensors: &BTreeMap<String, TensorData>) -> Result<Vec<u8>> {
+        let tensors: Vec<F32Tensor> = tensors
             .iter()
             .map(|(n, t)| Ok((n.clone(), f32s(t.clone())?, t.shape().to_vec())))
             .collect::<Result<_>>()?;
@@ -222,11 +283,17 @@ impl Pack {
     /// Writes the pack directory `dir` atomically, replacing an existing pack there; any other
     /// existing folder is refused (see [`PACK_DIR`]).
     pub fn save(&mut self, dir: &Path) -> Result<()> {
-        let bytes = self.serialize()?;
+        let bytes = Self::serialize(&self.tensors)?;
         self.manifest.checksum = fnv_hex(&bytes);
+        let generator =
+            if self.generator.is_empty() { None } else { Some(Self::serialize(&self.generator)?) };
+        self.manifest.generator_checksum = generator.as_deref().map(fnv_hex);
         let json = serde_json::to_vec_pretty(&self.manifest).map_err(|e| Error::Internal(e.to_string()))?;
         crate::io::write_dir_atomic(dir, PACK_DIR, |tmp| {
             crate::io::write_atomic(&tmp.join("pack.safetensors"), &bytes)?;
+            if let Some(g) = &generator {
+                crate::io::write_atomic(&tmp.join(GENERATOR_FILE), g)?;
+            }
             crate::io::write_atomic(&tmp.join("manifest.json"), &json)
         })
     }
@@ -244,12 +311,29 @@ impl Pack {
                 tpath.display()
             )));
         }
-        let tensors = read_f32_safetensors(&tpath, &bytes)?
-            .0
-            .into_iter()
-            .map(|(name, v, shape)| (name, TensorData::new(v, shape)))
-            .collect();
-        Ok(Self { manifest, tensors })
+        let read = |path: &Path, bytes: &[u8]| -> Result<BTreeMap<String, TensorData>> {
+            Ok(read_f32_safetensors(path, bytes)?
+                .0
+                .into_iter()
+                .map(|(name, v, shape)| (name, TensorData::new(v, shape)))
+                .collect())
+        };
+        let tensors = read(&tpath, &bytes)?;
+        let generator = match &manifest.generator_checksum {
+            None => BTreeMap::new(),
+            Some(sum) => {
+                let gpath = dir.join(GENERATOR_FILE);
+                let bytes = std::fs::read(&gpath).map_err(|e| Error::io(&gpath, e))?;
+                if &fnv_hex(&bytes) != sum {
+                    return Err(Error::Pack(format!(
+                        "{}: checksum mismatch (the file is corrupted or truncated); retrain or copy the pack again",
+                        gpath.display()
+                    )));
+                }
+                read(&gpath, &bytes)?
+            }
+        };
+        Ok(Self { manifest, tensors, generator })
     }
 
     /// The label set.
@@ -280,6 +364,42 @@ impl Pack {
             )));
         }
         Ok(())
+    }
+
+    /// This pack moved onto `bb`, a backbone [`super::export::export`]ed from it: the same
+    /// prompts, label rows and α, without the backbone parameters that `bb` now holds. Refuses a
+    /// backbone that was not exported from this pack (its `lightner-export.json` names the pack
+    /// by checksum).
+    pub fn rebased(&self, bb: &Backbone) -> Result<Self> {
+        let note = bb.dir.join(super::export::EXPORT_NOTE);
+        let source = std::fs::read(&note)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .and_then(|v| v["source_pack"]["checksum"].as_str().map(str::to_string));
+        if source.as_deref() != Some(self.manifest.checksum.as_str()) {
+            return Err(Error::Pack(format!(
+                "{} was not exported from this pack (checksum {}): a pack moves only onto the backbone `lightner export` baked from it",
+                bb.dir.display(),
+                self.manifest.checksum
+            )));
+        }
+        let mut manifest = self.manifest.clone();
+        manifest.backbone = BackboneInfo {
+            id: bb.id.clone(),
+            weights_hash: bb.weights_hash.clone(),
+            d_model: bb.config.d_model,
+            decoder_layers: bb.config.decoder_layers,
+            vocab_size: bb.config.vocab_size,
+            warm_started: bb.warm_started,
+        };
+        manifest.trained_backbone_params.clear();
+        let tensors = self
+            .tensors
+            .iter()
+            .filter(|(n, _)| !n.starts_with("backbone."))
+            .map(|(n, t)| (n.clone(), t.clone()))
+            .collect();
+        Ok(Self { manifest, tensors, generator: self.generator.clone() })
     }
 
     /// The inference model: the backbone with the pack's label rows, prefixes, α and trained
@@ -320,18 +440,7 @@ impl Pack {
             }
         }
         if !self.manifest.trained_backbone_params.is_empty() {
-            let saved: BTreeMap<String, params::SavedParam> =
-                self.manifest
-                    .trained_backbone_params
-                    .iter()
-                    .map(|p| {
-                        let data =
-                            self.tensors.get(&format!("backbone.{p}")).cloned().ok_or_else(|| {
-                                Error::Pack(format!("the pack lacks backbone parameter {p}"))
-                            })?;
-                        Ok((p.clone(), params::SavedParam { id: burn::module::ParamId::new(), data }))
-                    })
-                    .collect::<Result<_>>()?;
+            let saved = self.backbone_params()?;
             let (b, n) = params::restore(bart, &saved);
             if n != saved.len() {
                 return Err(Error::Pack(format!(

@@ -5,6 +5,7 @@
 use super::backbone::Backbone;
 use super::pack::Pack;
 use super::tagger::{DecodeSettings, Tagger};
+use super::warm_start::{self, InitFrom};
 use super::{ModelSpec, build};
 use crate::data::{LabelSet, Sentence};
 use crate::error::{Error, Result};
@@ -42,6 +43,10 @@ pub struct TrainJob<'a> {
     pub checkpoint: Option<PathBuf>,
     /// Device (plain; training runs on its autodiff twin).
     pub device: Device,
+    /// A pack to start from (`--init-from`; see [`super::warm_start`]).
+    pub init_from: Option<InitFrom<'a>>,
+    /// Keep the prompt generators in the pack, for later warm starts ([`Pack::keep_generator`]).
+    pub keep_generator: bool,
 }
 
 /// What a run produced.
@@ -82,6 +87,21 @@ pub fn run(job: TrainJob<'_>, obs: &mut dyn Observer, note: &mut dyn FnMut(Strin
     let bb = job.backbone;
     let ad = job.device.clone().autodiff();
     let (model, words) = build(bb, &job.labels, &job.spec, job.config.seed, &ad)?;
+    let (model, lineage) = match &job.init_from {
+        Some(src) => {
+            warm_start::check(src, bb, &job.spec)?;
+            let (m, l) = warm_start::apply(model, &job.labels, &words, &job.spec, src)?;
+            note(format!(
+                "warm start from {}: {}; labels kept {:?}, new {:?}",
+                l.pack,
+                if l.carried.is_empty() { "nothing else".to_string() } else { l.carried.join(", ") },
+                l.kept_labels,
+                l.new_labels
+            ));
+            (m, Some(l))
+        }
+        None => (model, None),
+    };
     let model = prepare(model, &job.config.train);
     let (train_sents, dev, held_out) = match job.dev {
         Some(d) => (job.train, d, 0),
@@ -148,6 +168,10 @@ pub fn run(job: TrainJob<'_>, obs: &mut dyn Observer, note: &mut dyn FnMut(Strin
     let training = serde_json::json!({ "config": job.config, "train_sentences": examples.len(), "skipped": over.lines.len() });
     let mut pack =
         Pack::from_model(&model, bb, &job.labels, &job.spec, job.decoding, training, serde_json::json!({}))?;
+    pack.manifest.init_from = lineage;
+    if job.keep_generator {
+        pack.keep_generator(&model);
+    }
     // The final dev score is that of the pack as `predict` will load it, on the plain device.
     let dev_report =
         if dev.is_empty() { None } else { Some(tagger.evaluate(&pack.model(bb, &job.device)?.0, &dev)?.0) };

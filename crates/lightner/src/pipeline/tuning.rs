@@ -96,6 +96,8 @@ impl TuneSetup<'_> {
             decoding: self.decoding,
             checkpoint: None,
             device: self.device.clone(),
+            init_from: None,
+            keep_generator: false,
         };
         let outcome = session::run(job, &mut Silent, &mut |_| {})?;
         // Scored as its pack loads (plain device, prompts folded into fixed prefixes).
