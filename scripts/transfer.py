@@ -68,6 +68,14 @@ def run_train(args, cmd, pack: Path):
     return manifest, log, wall, [load_before, os.getloadavg()[0]]
 
 
+def code_of(binary: str) -> str:
+    """The commit a binary was built from: BINARY.code when the study runs a copy of the binary
+    (so that rebuilding the repository mid-study does not change the binary a study runs), else
+    the repository's state."""
+    note = Path(binary + ".code")
+    return note.read_text().strip() if note.is_file() else R.code_version()
+
+
 def common_record(args, manifest, log, wall, load, pack: Path):
     return {
         "backbone": manifest["backbone"], "test": manifest["metrics"].get("test"),
@@ -75,7 +83,7 @@ def common_record(args, manifest, log, wall, load, pack: Path):
         "final_loss": log[-1]["loss"] if log else None,
         "pack_bytes": (pack / "pack.safetensors").stat().st_size,
         "threads": args.threads, "glibc_tunables": R.CHILD_ENV["GLIBC_TUNABLES"],
-        "code": R.code_version(), "cpu": R.cpu_name(), "load": load,
+        "code": code_of(args.lightner), "cpu": R.cpu_name(), "load": load,
         "init_from": manifest.get("init_from"),
     }
 
@@ -119,7 +127,9 @@ def adaptation_record(args):
               "test": manifest["metrics"].get("test"), "train_seconds": sum(e["seconds"] for e in log),
               "losses": [e["loss"] for e in log], "pack_bytes": (pack / "pack.safetensors").stat().st_size,
               "exported": json.loads((ADAPTED / "lightner-export.json").read_text())["weights_hash"],
-              "cpu": R.cpu_name(), "code": R.code_version()}
+              "cpu": R.cpu_name()}
+    # The commit is not known here (adapt-conll.sh may have run long before): say so.
+    record["code"] = "unknown"
     R.write_atomic(rec, json.dumps(record, indent=1))
 
 

@@ -66,7 +66,8 @@ impl Attention {
     }
 
     /// Attention of queries `x` (`[B, T, d]`) over full keys/values `[B, H, K, d_h]` (prefix
-    /// included). `mask` (`[B, 1, T or 1, K]`, true = hidden) must leave each row a visible key.
+    /// included). `mask` (`[B, 1, T or 1, K]`, true = hidden; broadcast over the heads) must leave each row a
+    /// visible key.
     /// `drop`: dropout probability on the attention weights (0 outside training).
     pub fn attend(
         &self,
@@ -81,6 +82,8 @@ impl Attention {
         let q = self.split(self.q_proj.forward(x)).mul_scalar((dh as f64).powf(-0.5));
         let mut scores = q.matmul(k.swap_dims(2, 3));
         if let Some(m) = mask {
+            let [_, _, tq, kk] = scores.dims();
+            let m = m.expand([b, self.heads, tq, kk]);
             // The dtype minimum (as HF) rather than -inf: a fully hidden row would give a uniform
             // distribution instead of NaN.
             scores = scores.mask_fill(m, f32::MIN);

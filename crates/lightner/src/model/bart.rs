@@ -26,10 +26,9 @@ pub struct Bart {
     /// The decoder stack.
     pub decoder: Decoder,
     embed_scale: f64,
-    /// Dropout rates (hidden, attention, activation), from the config.
-    rates: [f64; 3],
-    /// Whether dropout is on (training); it also needs an autodiff device.
-    training: bool,
+    /// Dropout rates from the config, and whether they apply (training).
+    #[module(skip)]
+    dropouts: Dropouts,
     /// Rows that stand in for some token ids (a pack's label tokens), so that the packs of one
     /// backbone share `shared` itself instead of each holding a copy with its rows written in.
     #[module(skip)]
@@ -44,6 +43,47 @@ pub struct RowOverrides {
     pub ids: Vec<u32>,
     /// `[ids.len(), d]`.
     pub rows: Tensor<2>,
+}
+
+/// Dropout probabilities (HF `dropout`, `attention_dropout`, `activation_dropout`) and whether
+/// they apply: only in training, and only on an autodiff device ([`dropout`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Dropouts {
+    /// On hidden states: the embeddings' output and each sub-layer's output.
+    pub hidden: f64,
+    /// On attention probabilities.
+    pub attention: f64,
+    /// After the feed-forward activation.
+    pub activation: f64,
+    /// Whether they apply (training).
+    pub on: bool,
+}
+
+impl Dropouts {
+    /// The rates of `cfg`, off.
+    pub fn from_config(cfg: &BartConfig) -> Self {
+        Self {
+            hidden: cfg.dropout,
+            attention: cfg.attention_dropout,
+            activation: cfg.activation_dropout,
+            on: false,
+        }
+    }
+
+    fn hidden<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
+        dropout(x, self.hidden, self.on)
+    }
+
+    /// The attention-probability dropout in effect (0 when off).
+    fn attention(&self) -> f64 {
+        if self.on { self.attention } else { 0.0 }
+    }
+
+    /// HF's feed-forward block: `fc2(dropout(gelu(fc1(x))))`, then the hidden dropout.
+    fn ffn(&self, fc1: &Linear, fc2: &Linear, x: Tensor<3>) -> Tensor<3> {
+        let h = dropout(gelu(fc1.forward(x)), self.activation, self.on);
+        self.hidden(fc2.forward(h))
+    }
 }
 
 /// Encoder stack.
@@ -64,8 +104,9 @@ pub struct Decoder {
     offset: usize,
 }
 
+/// One post-LayerNorm encoder layer (self-attention, then feed-forward).
 #[derive(Module, Debug)]
-struct EncoderLayer {
+pub struct EncoderLayer {
     self_attn: Attention,
     self_attn_layer_norm: LayerNorm,
     fc1: Linear,
@@ -73,8 +114,9 @@ struct EncoderLayer {
     final_layer_norm: LayerNorm,
 }
 
+/// One post-LayerNorm decoder layer (causal self-attention, cross-attention, feed-forward).
 #[derive(Module, Debug)]
-struct DecoderLayer {
+pub struct DecoderLayer {
     self_attn: Attention,
     self_attn_layer_norm: LayerNorm,
     encoder_attn: Attention,
@@ -82,6 +124,63 @@ struct DecoderLayer {
     fc1: Linear,
     fc2: Linear,
     final_layer_norm: LayerNorm,
+}
+
+impl EncoderLayer {
+    /// The layer on `x` `[B, S, d]`: self-attention over the prefix (when given) and `x`,
+    /// `mask` `[B, 1, 1, L + S]` hiding the padding keys, then the feed-forward block.
+    pub fn forward(
+        &self,
+        x: Tensor<3>,
+        prefix: Option<&Prefix>,
+        mask: Tensor<4, Bool>,
+        drop: &Dropouts,
+    ) -> Tensor<3> {
+        let (k, v) = self.self_attn.key_value(x.clone());
+        let (k, v) = Attention::with_prefix(prefix, k, v);
+        let h = drop.hidden(self.self_attn.attend(x.clone(), k, v, Some(mask), drop.attention()));
+        let x = self.self_attn_layer_norm.forward(x + h);
+        let h = drop.ffn(&self.fc1, &self.fc2, x.clone());
+        self.final_layer_norm.forward(x + h)
+    }
+}
+
+impl DecoderLayer {
+    /// The layer on `x` `[B, T, d]`, written once for both decoding paths:
+    ///
+    /// * self-attention over `own(k, v)`, where `k`, `v` are the projected keys and values of
+    ///   `x` and `own` puts what comes before them in front: the prefix (teacher forcing), or the
+    ///   prefix and the tokens decoded so far (incremental decoding, which also keeps the result);
+    ///   `self_mask` `[B, 1, T, K]` (none: every key visible);
+    /// * cross-attention over `cross` (prefix ⊕ projected encoder states, see
+    ///   [`DecoderLayer::cross_key_value`]), `cross_mask` `[B, 1, 1, K]` hiding source padding;
+    /// * the feed-forward block.
+    pub fn forward(
+        &self,
+        x: Tensor<3>,
+        own: impl FnOnce(Tensor<4>, Tensor<4>) -> (Tensor<4>, Tensor<4>),
+        self_mask: Option<Tensor<4, Bool>>,
+        cross: (Tensor<4>, Tensor<4>),
+        cross_mask: Tensor<4, Bool>,
+        drop: &Dropouts,
+    ) -> Tensor<3> {
+        let (k, v) = self.self_attn.key_value(x.clone());
+        let (k, v) = own(k, v);
+        let h = drop.hidden(self.self_attn.attend(x.clone(), k, v, self_mask, drop.attention()));
+        let x = self.self_attn_layer_norm.forward(x + h);
+        let (k, v) = cross;
+        let h = drop.hidden(self.encoder_attn.attend(x.clone(), k, v, Some(cross_mask), drop.attention()));
+        let x = self.encoder_attn_layer_norm.forward(x + h);
+        let h = drop.ffn(&self.fc1, &self.fc2, x.clone());
+        self.final_layer_norm.forward(x + h)
+    }
+
+    /// The cross-attention keys and values of encoder states `enc` `[B, S, d]`, behind the
+    /// prefix when given: `[B, H, L + S, d_h]` each.
+    pub fn cross_key_value(&self, enc: Tensor<3>, prefix: Option<&Prefix>) -> (Tensor<4>, Tensor<4>) {
+        let (k, v) = self.encoder_attn.key_value(enc);
+        Attention::with_prefix(prefix, k, v)
+    }
 }
 
 /// One decoder layer's cache: self-attention keys/values so far (prefix first), and the
@@ -221,36 +320,19 @@ impl Bart {
                 offset: cfg.position_offset,
             },
             embed_scale: if cfg.scale_embedding { (d as f64).sqrt() } else { 1.0 },
-            rates: [cfg.dropout, cfg.attention_dropout, cfg.activation_dropout],
-            training: false,
+            dropouts: Dropouts::from_config(cfg),
             overrides: None,
         })
     }
 
     /// Switches the backbone's dropout on (training) or off (evaluation, the default).
     pub fn set_training(&mut self, on: bool) {
-        self.training = on;
+        self.dropouts.on = on;
     }
 
     /// Whether dropout is on.
     pub fn is_training(&self) -> bool {
-        self.training
-    }
-
-    /// Hidden-state dropout.
-    fn drop<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
-        dropout(x, self.rates[0], self.training)
-    }
-
-    /// Attention-weight dropout probability in effect.
-    fn attn_drop(&self) -> f64 {
-        if self.training { self.rates[1] } else { 0.0 }
-    }
-
-    /// The feed-forward block with HF's dropouts (after the activation, and on the output).
-    fn ffn(&self, fc1: &Linear, fc2: &Linear, x: Tensor<3>) -> Tensor<3> {
-        let h = dropout(gelu(fc1.forward(x)), self.rates[2], self.training);
-        self.drop(fc2.forward(h))
+        self.dropouts.on
     }
 
     /// Raw token embeddings `E[ids]`: no scale, no positions (what the pointer head fuses, docs/deepke.md §5.5).
@@ -303,20 +385,17 @@ impl Bart {
         prefixes: Option<&[Prefix]>,
     ) -> Tensor<3> {
         let enc = &self.encoder;
-        let mut x =
-            self.drop(enc.layernorm_embedding.forward(self.embed(ids, &enc.embed_positions, enc.offset, 0)));
-        let [b, s, _] = x.dims();
+        let drop = &self.dropouts;
+        let mut x = drop.hidden(enc.layernorm_embedding.forward(self.embed(
+            ids,
+            &enc.embed_positions,
+            enc.offset,
+            0,
+        )));
         let plen = prefixes.map_or(0, |p| p[0].key.dims()[2]);
         let mask = prefixed_key_mask(pad, plen);
         for (i, layer) in enc.layers.iter().enumerate() {
-            let heads = layer.self_attn.heads();
-            let (k, v) = layer.self_attn.key_value(x.clone());
-            let (k, v) = Attention::with_prefix(prefixes.map(|p| &p[i]), k, v);
-            let m = mask.clone().expand([b, heads, s, plen + s]);
-            let h = self.drop(layer.self_attn.attend(x.clone(), k, v, Some(m), self.attn_drop()));
-            x = layer.self_attn_layer_norm.forward(x + h);
-            let h = self.ffn(&layer.fc1, &layer.fc2, x.clone());
-            x = layer.final_layer_norm.forward(x + h);
+            x = layer.forward(x, prefixes.map(|p| &p[i]), mask.clone(), drop);
         }
         x
     }
@@ -333,11 +412,15 @@ impl Bart {
         cross_prefixes: Option<&[Prefix]>,
     ) -> Tensor<3> {
         let dec = &self.decoder;
+        let drop = &self.dropouts;
         let device = ids.device();
-        let mut x =
-            self.drop(dec.layernorm_embedding.forward(self.embed(ids, &dec.embed_positions, dec.offset, 0)));
+        let mut x = drop.hidden(dec.layernorm_embedding.forward(self.embed(
+            ids,
+            &dec.embed_positions,
+            dec.offset,
+            0,
+        )));
         let [b, t, _] = x.dims();
-        let s = enc.dims()[1];
         let lp = self_prefixes.map_or(0, |p| p[0].key.dims()[2]);
         let lc = cross_prefixes.map_or(0, |p| p[0].key.dims()[2]);
         // Causal: query i hides keys j > i; padding keys are hidden for every query.
@@ -358,29 +441,16 @@ impl Bart {
         };
         let cross_mask = prefixed_key_mask(src_pad, lc);
         for (i, layer) in dec.layers.iter().enumerate() {
-            let heads = layer.self_attn.heads();
-            let (k, v) = layer.self_attn.key_value(x.clone());
-            let (k, v) = Attention::with_prefix(self_prefixes.map(|p| &p[i]), k, v);
-            let h = self.drop(layer.self_attn.attend(
-                x.clone(),
-                k,
-                v,
-                Some(self_mask.clone().expand([b, heads, t, lp + t])),
-                self.attn_drop(),
-            ));
-            x = layer.self_attn_layer_norm.forward(x + h);
-            let (k, v) = layer.encoder_attn.key_value(enc.clone());
-            let (k, v) = Attention::with_prefix(cross_prefixes.map(|p| &p[i]), k, v);
-            let h = self.drop(layer.encoder_attn.attend(
-                x.clone(),
-                k,
-                v,
-                Some(cross_mask.clone().expand([b, heads, t, lc + s])),
-                self.attn_drop(),
-            ));
-            x = layer.encoder_attn_layer_norm.forward(x + h);
-            let h = self.ffn(&layer.fc1, &layer.fc2, x.clone());
-            x = layer.final_layer_norm.forward(x + h);
+            let prefix = self_prefixes.map(|p| &p[i]);
+            let cross = layer.cross_key_value(enc.clone(), cross_prefixes.map(|p| &p[i]));
+            x = layer.forward(
+                x,
+                |k, v| Attention::with_prefix(prefix, k, v),
+                Some(self_mask.clone()),
+                cross,
+                cross_mask.clone(),
+                drop,
+            );
         }
         x
     }
@@ -412,8 +482,7 @@ impl Bart {
                     }
                     None => (None, None),
                 };
-                let (k, v) = layer.encoder_attn.key_value(enc.clone());
-                let (cross_k, cross_v) = Attention::with_prefix(cross_prefixes.map(|p| &p[i]), k, v);
+                let (cross_k, cross_v) = layer.cross_key_value(enc.clone(), cross_prefixes.map(|p| &p[i]));
                 LayerCache { self_k, self_v, cross_k, cross_v }
             })
             .collect();
@@ -426,25 +495,21 @@ impl Bart {
         let dec = &self.decoder;
         let mut x =
             dec.layernorm_embedding.forward(self.embed(ids, &dec.embed_positions, dec.offset, cache.pos));
-        let b = x.dims()[0];
+        // Decoding never drops anything, whatever the model's training flag.
+        let drop = Dropouts::default();
         for (layer, c) in dec.layers.iter().zip(cache.layers.iter_mut()) {
-            let heads = layer.self_attn.heads();
-            let (k, v) = layer.self_attn.key_value(x.clone());
             let grow = |old: &Option<Tensor<4>>, new: Tensor<4>| match old {
                 Some(o) => Tensor::cat(vec![o.clone(), new], 2),
                 None => new,
             };
-            let (sk, sv) = (grow(&c.self_k, k), grow(&c.self_v, v));
-            c.self_k = Some(sk.clone());
-            c.self_v = Some(sv.clone());
-            let h = layer.self_attn.attend(x.clone(), sk, sv, None, 0.0);
-            x = layer.self_attn_layer_norm.forward(x + h);
-            let kc = c.cross_k.dims()[2];
-            let m = cache.cross_mask.clone().expand([b, heads, 1, kc]);
-            let h = layer.encoder_attn.attend(x.clone(), c.cross_k.clone(), c.cross_v.clone(), Some(m), 0.0);
-            x = layer.encoder_attn_layer_norm.forward(x + h);
-            let h = self.ffn(&layer.fc1, &layer.fc2, x.clone());
-            x = layer.final_layer_norm.forward(x + h);
+            let cross = (c.cross_k.clone(), c.cross_v.clone());
+            let own = |k, v| {
+                let (sk, sv) = (grow(&c.self_k, k), grow(&c.self_v, v));
+                c.self_k = Some(sk.clone());
+                c.self_v = Some(sv.clone());
+                (sk, sv)
+            };
+            x = layer.forward(x, own, None, cross, cache.cross_mask.clone(), &drop);
         }
         cache.pos += 1;
         x

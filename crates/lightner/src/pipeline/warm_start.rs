@@ -1,9 +1,9 @@
 //! Warm starts (`train --init-from PACK`): a new training that begins where another pack ended.
 //!
-//! DeepKE transfers between domains by loading a whole checkpoint (`load_path`), and its
-//! maintainers' recipe for label sets that differ is to keep the source's rows for the types both
-//! share and start the new types from their label words (docs/deepke.md §6.2; see
-//! `docs/transfer.md`). Here the source is a pack on the *same* backbone (checked by weights
+//! DeepKE transfers between domains by loading a whole checkpoint (`load_path`), matching tensors
+//! by name and shape only, and its maintainers' recipe for label sets that differ is to keep the
+//! source's rows for the types both share and start the new types from their label words
+//! (docs/deepke.md §6.2 and §13.22; the study: `docs/transfer.md`). Here the source is a pack on the *same* backbone (checked by weights
 //! hash), and the new model takes from it:
 //!
 //! * the backbone parameters the source trained (`--full`, `--also-train`), by module path (a
