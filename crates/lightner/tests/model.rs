@@ -69,7 +69,7 @@ fn model(device: &Device, host: &[HostTensor], learn_alpha: bool) -> LightNer {
     let w = Weights::from_tensors(&random_bart(&cfg, RandomInit { seed: 7, ..Default::default() })).unwrap();
     let bart = Bart::load(&cfg, &w, device).unwrap();
     let pw = Weights::from_tensors(host).unwrap();
-    let prompts = Prompts::load(&pw, shape(&cfg), device).unwrap();
+    let prompts = Prompts::load(&lightner::model::layers::VarView::new(&pw, device), shape(&cfg)).unwrap();
     let lw = |j: usize, n: usize| {
         Some(
             Param::from_tensor(pw.tensor::<1>(&format!("label_weights.{j}"), [n], device).unwrap())

@@ -54,7 +54,8 @@ fn run_case(dir: &Path) {
         layers: cfg.decoder_layers,
         heads: cfg.decoder_attention_heads,
     };
-    let prompts = use_prompt.then(|| Prompts::load(&pw, shape, &device).unwrap());
+    let prompts = use_prompt
+        .then(|| Prompts::load(&lightner::model::layers::VarView::new(&pw, &device), shape).unwrap());
     let label_ids = case["label_ids"].as_array().unwrap();
     let (labels, label_weights) = if learn_weights {
         let pieces: Vec<Vec<u32>> = label_ids

@@ -2,12 +2,11 @@
 //! the projected ones, never projected themselves and never masked (docs/deepke.md §5.3, HF BART's
 //! `BartAttention` as modified by DeepKE's modeling_bart.py).
 
-use super::layers::{Linear, dropout, load_linear};
-use super::weights::Weights;
+use super::layers::{Linear, VarView, dropout, load_linear};
 use crate::error::Result;
 use burn::module::Module;
 use burn::tensor::activation::softmax;
-use burn::tensor::{Bool, Device, Tensor};
+use burn::tensor::{Bool, Tensor};
 
 /// Per-layer prompt keys and values, `[B or 1, H, L, d_h]`.
 #[derive(Debug, Clone)]
@@ -29,13 +28,13 @@ pub struct Attention {
 }
 
 impl Attention {
-    /// Loads `{prefix}.{q,k,v,out}_proj`.
-    pub fn load(w: &Weights, prefix: &str, d: usize, heads: usize, device: &Device) -> Result<Self> {
+    /// Loads `q_proj`, `k_proj`, `v_proj` and `out_proj` under `vb`.
+    pub fn load(vb: &VarView<'_>, d: usize, heads: usize) -> Result<Self> {
         Ok(Self {
-            q_proj: load_linear(w, &format!("{prefix}.q_proj"), d, d, device)?,
-            k_proj: load_linear(w, &format!("{prefix}.k_proj"), d, d, device)?,
-            v_proj: load_linear(w, &format!("{prefix}.v_proj"), d, d, device)?,
-            out_proj: load_linear(w, &format!("{prefix}.out_proj"), d, d, device)?,
+            q_proj: load_linear(&vb.pp("q_proj"), d, d)?,
+            k_proj: load_linear(&vb.pp("k_proj"), d, d)?,
+            v_proj: load_linear(&vb.pp("v_proj"), d, d)?,
+            out_proj: load_linear(&vb.pp("out_proj"), d, d)?,
             heads,
         })
     }

@@ -8,7 +8,7 @@
 
 use super::attention::{Attention, Prefix};
 use super::config::BartConfig;
-use super::layers::{Linear, dropout, frozen, load_layer_norm, load_linear};
+use super::layers::{Linear, VarView, dropout, frozen, load_layer_norm, load_linear};
 use super::weights::Weights;
 use crate::error::Result;
 use burn::module::{Module, Param};
@@ -127,6 +127,18 @@ pub struct DecoderLayer {
 }
 
 impl EncoderLayer {
+    /// Loads the layer under `vb` (`encoder.layers.{i}`).
+    pub fn load(vb: &VarView<'_>, cfg: &BartConfig) -> Result<Self> {
+        let (d, eps) = (cfg.d_model, cfg.layer_norm_eps);
+        Ok(Self {
+            self_attn: Attention::load(&vb.pp("self_attn"), d, cfg.encoder_attention_heads)?,
+            self_attn_layer_norm: load_layer_norm(&vb.pp("self_attn_layer_norm"), d, eps)?,
+            fc1: load_linear(&vb.pp("fc1"), d, cfg.encoder_ffn_dim)?,
+            fc2: load_linear(&vb.pp("fc2"), cfg.encoder_ffn_dim, d)?,
+            final_layer_norm: load_layer_norm(&vb.pp("final_layer_norm"), d, eps)?,
+        })
+    }
+
     /// The layer on `x` `[B, S, d]`: self-attention over the prefix (when given) and `x`,
     /// `mask` `[B, 1, 1, L + S]` hiding the padding keys, then the feed-forward block.
     pub fn forward(
@@ -146,6 +158,20 @@ impl EncoderLayer {
 }
 
 impl DecoderLayer {
+    /// Loads the layer under `vb` (`decoder.layers.{i}`).
+    pub fn load(vb: &VarView<'_>, cfg: &BartConfig) -> Result<Self> {
+        let (d, eps, h) = (cfg.d_model, cfg.layer_norm_eps, cfg.decoder_attention_heads);
+        Ok(Self {
+            self_attn: Attention::load(&vb.pp("self_attn"), d, h)?,
+            self_attn_layer_norm: load_layer_norm(&vb.pp("self_attn_layer_norm"), d, eps)?,
+            encoder_attn: Attention::load(&vb.pp("encoder_attn"), d, h)?,
+            encoder_attn_layer_norm: load_layer_norm(&vb.pp("encoder_attn_layer_norm"), d, eps)?,
+            fc1: load_linear(&vb.pp("fc1"), d, cfg.decoder_ffn_dim)?,
+            fc2: load_linear(&vb.pp("fc2"), cfg.decoder_ffn_dim, d)?,
+            final_layer_norm: load_layer_norm(&vb.pp("final_layer_norm"), d, eps)?,
+        })
+    }
+
     /// The layer on `x` `[B, T, d]`, written once for both decoding paths:
     ///
     /// * self-attention over `own(k, v)`, where `k`, `v` are the projected keys and values of
@@ -247,78 +273,29 @@ impl Bart {
         let d = cfg.d_model;
         let eps = cfg.layer_norm_eps;
         let positions = cfg.max_position_embeddings + cfg.position_offset;
+        let vb = VarView::new(w, device);
         let shared = frozen(w.shared_embedding([cfg.vocab_size, d], device)?);
-        let mut enc_layers = Vec::with_capacity(cfg.encoder_layers);
-        for i in 0..cfg.encoder_layers {
-            let p = format!("encoder.layers.{i}");
-            enc_layers.push(EncoderLayer {
-                self_attn: Attention::load(
-                    w,
-                    &format!("{p}.self_attn"),
-                    d,
-                    cfg.encoder_attention_heads,
-                    device,
-                )?,
-                self_attn_layer_norm: load_layer_norm(
-                    w,
-                    &format!("{p}.self_attn_layer_norm"),
-                    d,
-                    eps,
-                    device,
-                )?,
-                fc1: load_linear(w, &format!("{p}.fc1"), d, cfg.encoder_ffn_dim, device)?,
-                fc2: load_linear(w, &format!("{p}.fc2"), cfg.encoder_ffn_dim, d, device)?,
-                final_layer_norm: load_layer_norm(w, &format!("{p}.final_layer_norm"), d, eps, device)?,
-            });
-        }
-        let mut dec_layers = Vec::with_capacity(cfg.decoder_layers);
-        for i in 0..cfg.decoder_layers {
-            let p = format!("decoder.layers.{i}");
-            let h = cfg.decoder_attention_heads;
-            dec_layers.push(DecoderLayer {
-                self_attn: Attention::load(w, &format!("{p}.self_attn"), d, h, device)?,
-                self_attn_layer_norm: load_layer_norm(
-                    w,
-                    &format!("{p}.self_attn_layer_norm"),
-                    d,
-                    eps,
-                    device,
-                )?,
-                encoder_attn: Attention::load(w, &format!("{p}.encoder_attn"), d, h, device)?,
-                encoder_attn_layer_norm: load_layer_norm(
-                    w,
-                    &format!("{p}.encoder_attn_layer_norm"),
-                    d,
-                    eps,
-                    device,
-                )?,
-                fc1: load_linear(w, &format!("{p}.fc1"), d, cfg.decoder_ffn_dim, device)?,
-                fc2: load_linear(w, &format!("{p}.fc2"), cfg.decoder_ffn_dim, d, device)?,
-                final_layer_norm: load_layer_norm(w, &format!("{p}.final_layer_norm"), d, eps, device)?,
-            });
-        }
+        let (enc, dec) = (vb.pp("encoder"), vb.pp("decoder"));
+        let encoder = Encoder {
+            embed_positions: frozen(enc.pp("embed_positions").get("weight", [positions, d])?),
+            layernorm_embedding: load_layer_norm(&enc.pp("layernorm_embedding"), d, eps)?,
+            layers: (0..cfg.encoder_layers)
+                .map(|i| EncoderLayer::load(&enc.pp(format!("layers.{i}")), cfg))
+                .collect::<Result<_>>()?,
+            offset: cfg.position_offset,
+        };
+        let decoder = Decoder {
+            embed_positions: frozen(dec.pp("embed_positions").get("weight", [positions, d])?),
+            layernorm_embedding: load_layer_norm(&dec.pp("layernorm_embedding"), d, eps)?,
+            layers: (0..cfg.decoder_layers)
+                .map(|i| DecoderLayer::load(&dec.pp(format!("layers.{i}")), cfg))
+                .collect::<Result<_>>()?,
+            offset: cfg.position_offset,
+        };
         Ok(Self {
             shared,
-            encoder: Encoder {
-                embed_positions: frozen(w.backbone(
-                    "encoder.embed_positions.weight",
-                    [positions, d],
-                    device,
-                )?),
-                layernorm_embedding: load_layer_norm(w, "encoder.layernorm_embedding", d, eps, device)?,
-                layers: enc_layers,
-                offset: cfg.position_offset,
-            },
-            decoder: Decoder {
-                embed_positions: frozen(w.backbone(
-                    "decoder.embed_positions.weight",
-                    [positions, d],
-                    device,
-                )?),
-                layernorm_embedding: load_layer_norm(w, "decoder.layernorm_embedding", d, eps, device)?,
-                layers: dec_layers,
-                offset: cfg.position_offset,
-            },
+            encoder,
+            decoder,
             embed_scale: if cfg.scale_embedding { (d as f64).sqrt() } else { 1.0 },
             dropouts: Dropouts::from_config(cfg),
             overrides: None,

@@ -45,18 +45,58 @@ pub fn frozen<const D: usize>(t: Tensor<D>) -> Param<Tensor<D>> {
     Param::from_tensor(t).set_require_grad(false)
 }
 
-/// Loads `{name}.weight` (`[out, in]`) and `{name}.bias` as a frozen [`Linear`].
-pub fn load_linear(w: &Weights, name: &str, d_in: usize, d_out: usize, device: &Device) -> Result<Linear> {
-    let weight = w.backbone(&format!("{name}.weight"), [d_out, d_in], device)?.transpose();
-    let weight = Tensor::from_data(weight.into_data(), device);
-    let bias = w.backbone(&format!("{name}.bias"), [d_out], device)?;
+/// Loads the frozen [`Linear`] under `vb` (`weight` stored `[out, in]`, and `bias`).
+pub fn load_linear(vb: &VarView<'_>, d_in: usize, d_out: usize) -> Result<Linear> {
+    let weight = vb.get("weight", [d_out, d_in])?.transpose();
+    // Materialised in burn's `[in, out]` layout once, so that no product pays for the transpose.
+    let weight = Tensor::from_data(weight.into_data(), vb.device());
+    let bias = vb.get("bias", [d_out])?;
     Ok(Linear { weight: frozen(weight), bias: Some(frozen(bias)) })
 }
 
-/// Loads `{name}.weight` / `{name}.bias` as a frozen [`LayerNorm`] with epsilon `eps`.
-pub fn load_layer_norm(w: &Weights, name: &str, d: usize, eps: f64, device: &Device) -> Result<LayerNorm> {
-    let mut ln = LayerNormConfig::new(d).with_epsilon(eps).init(device);
-    ln.gamma = frozen(w.backbone(&format!("{name}.weight"), [d], device)?);
-    ln.beta = Some(frozen(w.backbone(&format!("{name}.bias"), [d], device)?));
+/// Loads the frozen [`LayerNorm`] under `vb` (`weight`, `bias`) with epsilon `eps`.
+pub fn load_layer_norm(vb: &VarView<'_>, d: usize, eps: f64) -> Result<LayerNorm> {
+    let mut ln = LayerNormConfig::new(d).with_epsilon(eps).init(vb.device());
+    ln.gamma = frozen(vb.get("weight", [d])?);
+    ln.beta = Some(frozen(vb.get("bias", [d])?));
     Ok(ln)
+}
+
+/// The backbone tensors under a name prefix, for one device: `vb.pp("encoder").pp("layers.0")`
+/// reads `encoder.layers.0.*` (candle's `VarBuilder` idiom). Each loader takes its view first,
+/// then its shape.
+#[derive(Clone)]
+pub struct VarView<'a> {
+    weights: &'a Weights,
+    prefix: String,
+    device: &'a Device,
+}
+
+impl<'a> VarView<'a> {
+    /// The view of every backbone tensor of `weights` on `device`.
+    pub fn new(weights: &'a Weights, device: &'a Device) -> Self {
+        Self { weights, prefix: String::new(), device }
+    }
+
+    /// The view under `name` (dots allowed: `layers.3`).
+    pub fn pp(&self, name: impl std::fmt::Display) -> Self {
+        let prefix =
+            if self.prefix.is_empty() { name.to_string() } else { format!("{}.{name}", self.prefix) };
+        Self { prefix, ..self.clone() }
+    }
+
+    /// The device tensors are put on.
+    pub fn device(&self) -> &'a Device {
+        self.device
+    }
+
+    /// The weights behind the view.
+    pub fn weights(&self) -> &'a Weights {
+        self.weights
+    }
+
+    /// The tensor `name` under the view, checked against `shape`.
+    pub fn get<const D: usize>(&self, name: &str, shape: [usize; D]) -> Result<Tensor<D>> {
+        self.weights.backbone(&self.pp(name).prefix, shape, self.device)
+    }
 }

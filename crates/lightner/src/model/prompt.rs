@@ -3,8 +3,8 @@
 //! named by where their prefixes are used (DeepKE's names are permuted, docs/deepke.md §5.2).
 
 use super::attention::Prefix;
+use super::layers::VarView;
 use super::random::Normal;
-use super::weights::Weights;
 use crate::error::Result;
 use burn::module::{Module, Param};
 use burn::nn::Linear;
@@ -68,22 +68,19 @@ impl PromptGenerator {
         }
     }
 
-    /// Loads `{name}.embedding.weight`, `{name}.mlp.0.*`, `{name}.mlp.2.*` (Linear weights stored
+    /// Loads `embedding.weight`, `mlp.0.*` and `mlp.2.*` under `vb` (Linear weights stored
     /// `[out, in]` as PyTorch does).
-    pub fn load(w: &Weights, name: &str, s: PromptShape, device: &Device) -> Result<Self> {
+    pub fn load(vb: &VarView<'_>, s: PromptShape) -> Result<Self> {
         let out = 2 * s.layers * s.d_model;
         let lin = |n: &str, i: usize, o: usize| -> Result<Linear> {
+            let vb = vb.pp(n);
             Ok(Linear {
-                weight: trainable(w.tensor(&format!("{name}.{n}.weight"), [o, i], device)?.transpose()),
-                bias: Some(trainable(w.tensor(&format!("{name}.{n}.bias"), [o], device)?)),
+                weight: trainable(vb.get("weight", [o, i])?.transpose()),
+                bias: Some(trainable(vb.get("bias", [o])?)),
             })
         };
         Ok(Self {
-            embedding: trainable(w.tensor(
-                &format!("{name}.embedding.weight"),
-                [s.len, s.d_model],
-                device,
-            )?),
+            embedding: trainable(vb.pp("embedding").get("weight", [s.len, s.d_model])?),
             mlp0: lin("mlp.0", s.d_model, s.dim)?,
             mlp2: lin("mlp.2", s.dim, out)?,
             layers: s.layers,
@@ -150,12 +147,12 @@ impl Prompts {
         }
     }
 
-    /// Loads the three generators by their use names.
-    pub fn load(w: &Weights, s: PromptShape, device: &Device) -> Result<Self> {
+    /// Loads the three generators under `vb`, by their use names.
+    pub fn load(vb: &VarView<'_>, s: PromptShape) -> Result<Self> {
         Ok(Self {
-            encoder_self: PromptGenerator::load(w, "encoder_self", s, device)?,
-            decoder_self: PromptGenerator::load(w, "decoder_self", s, device)?,
-            cross: PromptGenerator::load(w, "cross", s, device)?,
+            encoder_self: PromptGenerator::load(&vb.pp("encoder_self"), s)?,
+            decoder_self: PromptGenerator::load(&vb.pp("decoder_self"), s)?,
+            cross: PromptGenerator::load(&vb.pp("cross"), s)?,
         })
     }
 
