@@ -88,15 +88,19 @@ def common_record(args, manifest, log, wall, load, pack: Path):
     }
 
 
-def source_pack(args):
+def source_pack(args, wait: bool) -> bool:
     """The CoNLL-2003 prompt pack on the adapted backbone that (e) starts from; its record is
     source-prompts.json."""
     rec = Path(args.runs) / "source-prompts.json"
-    # Two shards may reach an (e) run at once: one trains the pack, the other waits for it.
+    # Two shards may reach an (e) run at once: one trains the pack; the other goes on with runs
+    # that do not need it (wait=False) and comes back later (wait=True).
     lock = open(Path(args.work) / "conll-prompts.lock", "w")
-    fcntl.flock(lock, fcntl.LOCK_EX)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+    except BlockingIOError:
+        return False
     if rec.exists() and (SOURCE_PACK / "manifest.json").exists():
-        return
+        return True
     data = Path(args.data) / "conll2003"
     cmd = [args.lightner, "--threads", str(args.threads), "train", "--model", str(ADAPTED),
            "--train", str(data / "train.txt"), "--test", str(data / "test.txt"), "--labels", "conll2003",
@@ -110,6 +114,7 @@ def source_pack(args):
               **common_record(args, manifest, log, wall, load, SOURCE_PACK)}
     R.write_atomic(rec, json.dumps(record, indent=1))
     print(f"    CoNLL test micro-F1 {record['test']['f1']:.4f}, training {record['train_seconds']:.0f} s", flush=True)
+    return True
 
 
 def adaptation_record(args):
@@ -332,19 +337,22 @@ def main():
         # the headline column. The CoNLL prompt pack is made by the shard whose turn comes first.
         order = [(seed, k, ds, x) for seed in args.seeds for k in args.shots for ds in args.datasets
                  for x in args.settings]
-        for i, (seed, k, ds, x) in enumerate(order):
-            if i % shards != shard:
-                continue
-            rec = Path(args.runs) / f"{ds}-{k}shot-{x}-seed{seed}.json"
-            if rec.exists():
-                continue
-            if (Path(args.work) / "STOP").exists():
-                # Between runs, so that no record is cut short: free the cores for a timed job.
-                print(f"{Path(args.work) / 'STOP'} exists: stopping before the next run", flush=True)
-                break
-            if x == "e":
-                source_pack(args)
-            run_one(args, ds, k, seed, x, rec)
+        mine = [o for i, o in enumerate(order) if i % shards == shard]
+        stop = Path(args.work) / "STOP"
+        # The first pass skips (e) runs while another shard trains their source pack; the
+        # second waits for it.
+        for wait in (False, True):
+            for seed, k, ds, x in mine:
+                rec = Path(args.runs) / f"{ds}-{k}shot-{x}-seed{seed}.json"
+                if rec.exists():
+                    continue
+                if stop.exists():
+                    # Between runs, so that no record is cut short: free the cores for a timed job.
+                    print(f"{stop} exists: stopping before the next run", flush=True)
+                    break
+                if x == "e" and not source_pack(args, wait):
+                    continue
+                run_one(args, ds, k, seed, x, rec)
     runs = [json.loads(f.read_text()) for f in sorted(Path(args.runs).glob("*-seed*.json"))]
     base = [json.loads(f.read_text()) for f in sorted(Path(args.base_runs).glob("*.json"))]
     report(args, runs, base)
