@@ -8,7 +8,7 @@ use lightner::data::{self, LabelSet, ReadOptions, Sentence};
 use lightner::model::LightNer;
 use lightner::model::tiny::{TinySize, write_tiny};
 use lightner::pipeline::session::{self, TrainJob};
-use lightner::pipeline::{Backbone, DecodeSettings, ModelSpec, Pack, PromptSize, build};
+use lightner::pipeline::{Alpha, Backbone, DecodeSettings, ModelSpec, Pack, PromptSize, build};
 use lightner::train::{TrainConfig, TrainWhat};
 use std::path::Path;
 
@@ -32,8 +32,11 @@ fn tiny(dir: &Path, sents: &[Sentence]) -> Backbone {
 fn spec(alpha: f64, learn: bool) -> ModelSpec {
     ModelSpec {
         prompt: Some(PromptSize { len: 4, dim: 32 }),
-        alpha,
-        learn_alpha: learn,
+        alpha: if learn {
+            Alpha::Learnt { init: alpha, per_dim: false, value: None }
+        } else {
+            Alpha::Fixed(alpha)
+        },
         ..ModelSpec::default()
     }
 }
@@ -130,7 +133,7 @@ fn a_pack_trained_with_alpha_point_three_predicts_with_it() {
     let dir = tmp.path().join("pack");
     out.pack.save(&dir).unwrap();
     let pack = Pack::load(&dir).unwrap();
-    assert_eq!(pack.manifest.model.alpha, 0.3_f32 as f64);
+    assert_eq!(pack.manifest.model.alpha, Alpha::Fixed(0.3));
     let device = Device::flex();
     let (model, _) = pack.model(&bb, &device).unwrap();
     let (enc, src) = inputs(&bb, &device);
@@ -152,8 +155,9 @@ fn a_learnt_alpha_receives_a_gradient_moves_and_is_kept_by_the_pack() {
     let dir = tmp.path().join("pack");
     out.pack.save(&dir).unwrap();
     let pack = Pack::load(&dir).unwrap();
-    assert!(pack.manifest.model.learn_alpha);
-    assert!((pack.manifest.model.alpha - learnt).abs() < 1e-6, "{} vs {learnt}", pack.manifest.model.alpha);
+    let a = pack.manifest.model.alpha;
+    assert!(a.is_learnt() && !a.per_dim() && a.init() == 0.5, "{a:?}");
+    assert!((a.value() - learnt).abs() < 1e-6, "{a:?} vs {learnt}");
     let (model, _) = pack.model(&bb, &Device::flex()).unwrap();
     assert!((model.head.alpha - learnt).abs() < 1e-6);
 }
@@ -164,12 +168,8 @@ fn a_per_dimension_alpha_learns_each_dimension_and_its_pack_fuses_with_all_of_th
     let sents = movie(16);
     let bb = tiny(&tmp.path().join("tiny"), &sents);
     let d = bb.config.d_model;
-    let fixed = ModelSpec { alpha_per_dim: true, ..spec(0.5, false) };
-    assert!(
-        build(&bb, &labels(&sents), &fixed, 1, &Device::flex()).is_err(),
-        "a fixed per-dimension α is not a thing"
-    );
-    let per_dim = ModelSpec { alpha_per_dim: true, ..spec(0.5, true) };
+    let per_dim =
+        ModelSpec { alpha: Alpha::Learnt { init: 0.5, per_dim: true, value: None }, ..spec(0.5, true) };
     let mut out = session::run(job(&bb, sents, per_dim, 4), &mut (), &mut |_| {}).unwrap();
     let logits = values(out.model.trainable.head.alpha_logit.as_ref().expect("α is learnt").val());
     assert_eq!(logits.len(), d, "one α per hidden dimension");
@@ -187,8 +187,9 @@ fn a_per_dimension_alpha_learns_each_dimension_and_its_pack_fuses_with_all_of_th
     let dir = tmp.path().join("pack");
     out.pack.save(&dir).unwrap();
     let pack = Pack::load(&dir).unwrap();
-    assert!(pack.manifest.model.alpha_per_dim);
-    assert!((pack.manifest.model.alpha - mean).abs() < 1e-6, "{} vs {mean}", pack.manifest.model.alpha);
+    let a = pack.manifest.model.alpha;
+    assert!(a.per_dim(), "{a:?}");
+    assert!((a.value() - mean).abs() < 1e-6, "{a:?} vs {mean}");
     let device = Device::flex();
     let (model, _) = pack.model(&bb, &device).unwrap();
     let (enc, src) = inputs(&bb, &device);
@@ -216,4 +217,27 @@ fn alpha_on_its_own_learning_rate_travels_further_than_at_the_prompts_rate() {
     eprintln!("|α − 0.5| after 8 steps: {shared:.5} at the prompts' rate, {own:.5} at its own");
     assert!(shared < 0.002 + 1e-6, "{shared}");
     assert!(own > 0.01 && own > 5.0 * shared, "α on its own rate moved {own}, at the prompts' rate {shared}");
+}
+
+#[test]
+fn manifests_written_before_the_alpha_type_still_load() {
+    // Packs written before `Alpha` held three fields; the old `alpha` was the value in use.
+    let old = |extra: &str| {
+        format!(
+            r#"{{"label_mode": "Added", "pointer_space": "word-start", "prompt": null, "alpha": 0.25{extra}}}"#
+        )
+    };
+    let parse = |t: String| serde_json::from_str::<ModelSpec>(&t).unwrap().alpha;
+    assert_eq!(parse(old("")), Alpha::Fixed(0.25));
+    assert_eq!(parse(old(r#", "learn_alpha": false, "alpha_per_dim": false"#)), Alpha::Fixed(0.25));
+    assert_eq!(
+        parse(old(r#", "learn_alpha": true, "alpha_per_dim": true"#)),
+        Alpha::Learnt { init: 0.25, per_dim: true, value: Some(0.25) }
+    );
+    // Today's shape round-trips.
+    for a in [Alpha::Fixed(0.7), Alpha::Learnt { init: 0.5, per_dim: false, value: Some(0.61) }] {
+        let spec = ModelSpec { alpha: a, ..ModelSpec::default() };
+        let back: ModelSpec = serde_json::from_str(&serde_json::to_string(&spec).unwrap()).unwrap();
+        assert_eq!(back, spec);
+    }
 }

@@ -185,7 +185,9 @@ fn a_resumed_run_equals_an_uninterrupted_one() {
         let run = |ckpt: &Path, obs: &mut dyn Observer| {
             let mut j = job(&bb, sents.clone(), 6, TrainWhat::Prompts);
             j.checkpoint = Some(ckpt.to_path_buf());
-            j.spec.learn_alpha = learn_alpha;
+            if learn_alpha {
+                j.spec.alpha = lightner::pipeline::Alpha::Learnt { init: 0.5, per_dim: false, value: None };
+            }
             j.config.alpha_lr = learn_alpha.then_some(0.05);
             session::run(j, obs, &mut |_| {}).unwrap()
         };

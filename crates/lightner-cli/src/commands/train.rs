@@ -12,7 +12,7 @@ use lightner::eval::Report;
 use lightner::pipeline::pack::PACK_DIR;
 use lightner::pipeline::session::{self, TrainJob, TrainOutcome};
 use lightner::pipeline::warm_start::InitFrom;
-use lightner::pipeline::{Backbone, DecodeSettings, ModelSpec, Pack, Predictor, PromptSize};
+use lightner::pipeline::{Alpha, Backbone, DecodeSettings, ModelSpec, Pack, Predictor, PromptSize};
 use lightner::tokenize::{LabelWordMode, PointerSpace};
 use lightner::train::checkpoint::CHECKPOINT_DIR;
 use lightner::train::{EpochLog, Observer, TrainConfig, TrainWhat};
@@ -105,9 +105,11 @@ pub fn run(global: &GlobalArgs, args: &TrainArgs, out: &mut dyn Write) -> anyhow
     // learnt on from it (per dimension if it was).
     let alpha = match (args.alpha, &init_from) {
         (Some(a), _) => a,
-        (None, Some(p)) if p.manifest.model.alpha_per_dim => AlphaArg::LearnPerDim,
-        (None, Some(p)) if p.manifest.model.learn_alpha => AlphaArg::Learn,
-        (None, Some(p)) => AlphaArg::Fixed(p.manifest.model.alpha),
+        (None, Some(p)) => match p.manifest.model.alpha {
+            Alpha::Fixed(v) => AlphaArg::Fixed(v),
+            Alpha::Learnt { per_dim: true, .. } => AlphaArg::LearnPerDim,
+            Alpha::Learnt { .. } => AlphaArg::Learn,
+        },
         (None, None) => AlphaArg::Fixed(0.5),
     };
     let spec = ModelSpec {
@@ -122,18 +124,19 @@ pub fn run(global: &GlobalArgs, args: &TrainArgs, out: &mut dyn Write) -> anyhow
         prompt: (!args.no_prompts)
             .then_some(PromptSize { len: args.prompt_len, dim: args.training.prompt_dim }),
         // `--learn-alpha` (the older spelling) starts from --alpha.
+        // `--learn-alpha` (the older spelling) learns from --alpha.
         alpha: match alpha {
-            AlphaArg::Fixed(a) => a,
-            AlphaArg::Learn | AlphaArg::LearnPerDim => args.alpha_init,
+            AlphaArg::Fixed(a) if args.learn_alpha => Alpha::Learnt { init: a, per_dim: false, value: None },
+            AlphaArg::Fixed(a) => Alpha::Fixed(a),
+            AlphaArg::Learn => Alpha::Learnt { init: args.alpha_init, per_dim: false, value: None },
+            AlphaArg::LearnPerDim => Alpha::Learnt { init: args.alpha_init, per_dim: true, value: None },
         },
-        learn_alpha: args.learn_alpha || !matches!(alpha, AlphaArg::Fixed(_)),
-        alpha_per_dim: alpha == AlphaArg::LearnPerDim,
     };
     let config = TrainConfig {
         epochs: args.epochs,
         batch_size: args.training.batch_size as usize,
         lr: args.lr,
-        alpha_lr: spec.learn_alpha.then_some(args.alpha_lr),
+        alpha_lr: spec.alpha.is_learnt().then_some(args.alpha_lr),
         weight_decay: args.weight_decay,
         warmup_ratio: args.warmup_ratio,
         max_grad_norm: args.max_grad_norm,
@@ -190,18 +193,18 @@ pub fn run(global: &GlobalArgs, args: &TrainArgs, out: &mut dyn Write) -> anyhow
     if outcome.summary.stopped_early {
         writeln!(out, "stopped early: no better dev F1 for {} evaluations", args.patience.unwrap_or(0))?;
     }
-    let learnt = match (spec.learn_alpha, spec.alpha_per_dim) {
-        (true, false) => format!(", learnt from {:.3}", spec.alpha),
-        (true, true) => {
-            format!(": the mean of {} per-dimension values learnt from {:.3}", bb.config.d_model, spec.alpha)
+    let learnt = match spec.alpha {
+        Alpha::Learnt { per_dim: false, init, .. } => format!(", learnt from {init:.3}"),
+        Alpha::Learnt { per_dim: true, init, .. } => {
+            format!(": the mean of {} per-dimension values learnt from {init:.3}", bb.config.d_model)
         }
-        (false, _) => String::new(),
+        Alpha::Fixed(_) => String::new(),
     };
     writeln!(
         out,
         "wrote {} (alpha {:.3}{learnt}); metrics.jsonl and training.svg inside",
         args.out.display(),
-        outcome.pack.manifest.model.alpha,
+        outcome.pack.manifest.model.alpha.value(),
     )?;
     Ok(())
 }

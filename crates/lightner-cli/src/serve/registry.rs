@@ -146,7 +146,7 @@ impl Registry {
         };
         let m = &pack.manifest;
         info.labels = m.labels.iter().map(|l| l.name.clone()).collect();
-        info.alpha = Some(m.model.alpha);
+        info.alpha = Some(m.model.alpha.value());
         info.metrics = m.metrics.clone();
         info.backbone = Some(m.backbone.id.clone());
         let bb = match self.backbone_for(&m.backbone.id, &m.backbone.weights_hash) {

@@ -39,8 +39,65 @@ pub struct PromptSize {
     pub dim: usize,
 }
 
+/// The fusion weight α of the pointer head (α·H_enc + (1−α)·E[word], docs/deepke.md §5.5): one
+/// type for every way to set it, so that no invalid combination (a per-dimension α that is not
+/// learnt, say) can be built. Its learning rate is an optimizer setting (`TrainConfig::alpha_lr`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Alpha {
+    /// A fixed value in [0, 1].
+    Fixed(f64),
+    /// Learnt with the prompts through a sigmoid.
+    Learnt {
+        /// The starting value, in [0, 1].
+        init: f64,
+        /// One α per hidden dimension (`[d]`, each through its own sigmoid) instead of one
+        /// scalar, so that each dimension can weigh context against the word embedding on its own.
+        per_dim: bool,
+        /// What training ended at (the mean over dimensions when per dimension); set in packs.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        value: Option<f64>,
+    },
+}
+
+impl Alpha {
+    /// The value in use: the fixed one, or the learnt one (its start before training).
+    pub fn value(&self) -> f64 {
+        match *self {
+            Self::Fixed(v) => v,
+            Self::Learnt { init, value, .. } => value.unwrap_or(init),
+        }
+    }
+
+    /// The starting value.
+    pub fn init(&self) -> f64 {
+        match *self {
+            Self::Fixed(v) | Self::Learnt { init: v, .. } => v,
+        }
+    }
+
+    /// Whether α trains.
+    pub fn is_learnt(&self) -> bool {
+        matches!(self, Self::Learnt { .. })
+    }
+
+    /// Whether α is learnt per hidden dimension.
+    pub fn per_dim(&self) -> bool {
+        matches!(self, Self::Learnt { per_dim: true, .. })
+    }
+
+    /// The same setting with the value training ended at recorded (a fixed α stays as it is).
+    pub fn with_value(self, v: f64) -> Self {
+        match self {
+            Self::Fixed(_) => self,
+            Self::Learnt { init, per_dim, .. } => Self::Learnt { init, per_dim, value: Some(v) },
+        }
+    }
+}
+
 /// Everything that shapes a model besides its backbone.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(from = "ModelSpecRepr")]
 pub struct ModelSpec {
     /// How labels enter the vocabulary.
     pub label_mode: LabelWordMode,
@@ -48,26 +105,53 @@ pub struct ModelSpec {
     pub pointer_space: PointerSpace,
     /// Prompt sizes (None: no prompts, plain BARTNER).
     pub prompt: Option<PromptSize>,
-    /// The fusion weight α (the initial value when learnt).
-    pub alpha: f64,
-    /// Whether α is learnt.
-    pub learn_alpha: bool,
-    /// With `learn_alpha`: one α per hidden dimension (`[d]`, each through its own sigmoid)
-    /// instead of one scalar, so that each dimension can weigh context against the word
-    /// embedding on its own. `alpha` then reports their mean.
+    /// The fusion weight α.
+    pub alpha: Alpha,
+}
+
+/// A [`ModelSpec`] as manifests hold it: today's `alpha` ([`Alpha`]), or the three fields that
+/// packs written before it had (`alpha`, the value in use; `learn_alpha`; `alpha_per_dim`).
+#[derive(Deserialize)]
+struct ModelSpecRepr {
+    label_mode: LabelWordMode,
+    pointer_space: PointerSpace,
+    prompt: Option<PromptSize>,
+    alpha: AlphaRepr,
     #[serde(default)]
-    pub alpha_per_dim: bool,
+    learn_alpha: bool,
+    #[serde(default)]
+    alpha_per_dim: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum AlphaRepr {
+    Typed(Alpha),
+    Old(f64),
+}
+
+impl From<ModelSpecRepr> for ModelSpec {
+    fn from(r: ModelSpecRepr) -> Self {
+        let alpha = match r.alpha {
+            AlphaRepr::Typed(a) => a,
+            // The old field held the learnt value once trained; where it started is not known.
+            AlphaRepr::Old(v) if r.learn_alpha => {
+                Alpha::Learnt { init: v, per_dim: r.alpha_per_dim, value: Some(v) }
+            }
+            AlphaRepr::Old(v) => Alpha::Fixed(v),
+        };
+        Self { label_mode: r.label_mode, pointer_space: r.pointer_space, prompt: r.prompt, alpha }
+    }
 }
 
 impl ModelSpec {
-    /// Checks the spec can be built: α in [0, 1], a per-dimension α learnt, prompts of at least
-    /// one position and one unit (a zero-sized prompt has no shape the attention can take).
+    /// Checks the spec can be built: α in [0, 1], prompts of at least one position and one unit
+    /// (a zero-sized prompt has no shape the attention can take).
     pub fn validate(&self) -> Result<()> {
-        if !(0.0..=1.0).contains(&self.alpha) {
-            return Err(Error::Config(format!("alpha {} is not in [0, 1]", self.alpha)));
-        }
-        if self.alpha_per_dim && !self.learn_alpha {
-            return Err(Error::Config("a per-dimension alpha is learnt: set learn_alpha too".into()));
+        for (what, v) in [("alpha", self.alpha.init()), ("alpha", self.alpha.value())] {
+            if !(0.0..=1.0).contains(&v) {
+                return Err(Error::Config(format!("{what} {v} is not in [0, 1]")));
+            }
         }
         if let Some(p) = self.prompt
             && (p.len == 0 || p.dim == 0)
@@ -87,9 +171,7 @@ impl Default for ModelSpec {
             label_mode: LabelWordMode::Added,
             pointer_space: PointerSpace::WordStart,
             prompt: Some(PromptSize { len: 10, dim: 800 }),
-            alpha: 0.5,
-            learn_alpha: false,
-            alpha_per_dim: false,
+            alpha: Alpha::Fixed(0.5),
         }
     }
 }
@@ -149,15 +231,15 @@ pub fn build(
             })
             .collect(),
     };
-    let alpha_logit = spec.learn_alpha.then(|| {
+    let alpha_logit = spec.alpha.is_learnt().then(|| {
         // A learnt α starts at the configured value; clamp so that 0 and 1 stay finite.
-        let a = spec.alpha.clamp(1e-4, 1.0 - 1e-4);
+        let a = spec.alpha.init().clamp(1e-4, 1.0 - 1e-4);
         let logit = (a / (1.0 - a)).ln() as f32;
-        let n = if spec.alpha_per_dim { bb.config.d_model } else { 1 };
+        let n = if spec.alpha.per_dim() { bb.config.d_model } else { 1 };
         Param::from_tensor(Tensor::<1>::from_data(TensorData::new(vec![logit; n], [n]), device))
             .set_require_grad(true)
     });
-    let head = PointerHead::new(bb.tokenizer.special().eos.0, label_scoring(&words), spec.alpha);
+    let head = PointerHead::new(bb.tokenizer.special().eos.0, label_scoring(&words), spec.alpha.init());
     let model =
         LightNer::new(bart, Trainable { prompts, head: HeadParams { label_weights, alpha_logit } }, head);
     Ok((model, words))

@@ -196,7 +196,7 @@ impl Pack {
             tensors.insert(format!("backbone.{path}"), p.data);
         }
         let mut spec = spec.clone();
-        spec.alpha = alpha_value;
+        spec.alpha = spec.alpha.with_value(alpha_value);
         let manifest = Manifest {
             format: FORMAT.into(),
             format_version: FORMAT_VERSION,

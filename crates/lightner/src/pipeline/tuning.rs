@@ -6,7 +6,7 @@
 use super::backbone::Backbone;
 use super::session::{self, TrainJob};
 use super::tagger::{DecodeSettings, Tagger};
-use super::{ModelSpec, PromptSize};
+use super::{Alpha, ModelSpec, PromptSize};
 use crate::data::{LabelSet, Sentence};
 use crate::error::Result;
 use crate::train::{Observer, TrainConfig};
@@ -66,7 +66,7 @@ impl TuneSetup<'_> {
     /// The model and loop settings of `trial` trained with `seed`.
     pub fn settings(&self, trial: &TrialConfig, seed: u64) -> (ModelSpec, TrainConfig) {
         let spec = ModelSpec {
-            alpha: trial.alpha,
+            alpha: Alpha::Fixed(trial.alpha),
             prompt: self.spec.prompt.map(|p| PromptSize { len: trial.prompt_len, ..p }),
             ..self.spec.clone()
         };

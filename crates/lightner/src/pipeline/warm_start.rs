@@ -204,7 +204,11 @@ pub fn apply(
     // A learnt α starts where the source's ended (per dimension when both are per dimension,
     // their mean otherwise).
     if let Some(logit) = model.trainable.head.alpha_logit.take() {
-        let a = pack.host_tensor("alpha").map(f32s).transpose()?.unwrap_or_else(|| vec![spec.alpha as f32]);
+        let a = pack
+            .host_tensor("alpha")
+            .map(f32s)
+            .transpose()?
+            .unwrap_or_else(|| vec![spec.alpha.init() as f32]);
         let n = logit.val().dims()[0];
         let mean = a.iter().sum::<f32>() / a.len().max(1) as f32;
         let values: Vec<f32> = (0..n)
