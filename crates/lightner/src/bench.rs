@@ -227,17 +227,21 @@ pub fn run(shape: BenchShape, repeats: usize, device: &Device) -> Result<BenchRe
     let (s, p, inv) = source_tensors(&ex, pad, device);
     let max_len = vec![(0.8f32 * shape.src_len as f32).floor() as usize + 10; shape.batch];
     let c = shape.labels as u32;
-    let to_input = |r: usize, y: u32| match y {
-        0 => 0,
-        1 => 2,
-        y if y < c + 2 => 100 + y - 2,
-        y => ex[r].src.get((y - c - 2) as usize).map_or(1, |t| t.0),
+    let to_input = |r: usize, y: TargetIdx| {
+        TokenId(match y.0 {
+            0 => 0,
+            1 => 2,
+            y if y < c + 2 => 100 + y - 2,
+            y => ex[r].src.get((y - c - 2) as usize).map_or(1, |t| t.0),
+        })
     };
     let mut greedy_tokens = 0;
     let greedy_ms = time(repeats, || {
-        let rows = m.greedy(s.clone(), p.clone(), inv.clone(), &max_len, to_input, 0);
-        greedy_tokens =
-            rows.iter().map(|r| r.iter().skip(1).position(|&y| y == 1).map_or(r.len() - 1, |e| e + 1)).sum();
+        let rows = m.greedy(s.clone(), p.clone(), inv.clone(), &max_len, to_input, TokenId(0));
+        greedy_tokens = rows
+            .iter()
+            .map(|r| r.iter().skip(1).position(|&y| y == TargetIdx::EOS).map_or(r.len() - 1, |e| e + 1))
+            .sum();
     });
     drop(m);
 

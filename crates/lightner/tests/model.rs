@@ -196,15 +196,16 @@ fn a_batch_equals_each_sentence_alone() {
     }
     // Greedy decoding: the batch gives each sentence's own result.
     let max_len = [12usize, 9, 7];
-    let to_input = |_r: usize, y: u32| if y < 5 { [0, 2, 10, 11, 14][y as usize] } else { 20 };
+    let to_input =
+        |_r: usize, y: TargetIdx| TokenId(if y.0 < 5 { [0, 2, 10, 11, 14][y.0 as usize] } else { 20 });
     let (s, p, inv) = source_tensors(&ex, PAD, &device);
-    let batched = m.greedy(s, p, inv, &max_len, to_input, 0);
+    let batched = m.greedy(s, p, inv, &max_len, to_input, TokenId(0));
     for (i, e) in ex.iter().enumerate() {
         let (s, p, inv) = source_tensors(std::slice::from_ref(e), PAD, &device);
-        let alone = m.greedy(s, p, inv, &max_len[i..=i], to_input, 0);
+        let alone = m.greedy(s, p, inv, &max_len[i..=i], to_input, TokenId(0));
         let b = &batched[i];
-        let eos = b.iter().position(|&y| y == 1).unwrap();
-        let a_eos = alone[0].iter().position(|&y| y == 1).unwrap();
+        let eos = b.iter().position(|&y| y == TargetIdx::EOS).unwrap();
+        let a_eos = alone[0].iter().position(|&y| y == TargetIdx::EOS).unwrap();
         assert_eq!(&b[..=eos], &alone[0][..=a_eos], "greedy row {i}");
     }
 }
@@ -227,11 +228,12 @@ fn the_inference_copy_scores_and_decodes_like_the_training_model() {
         let err = max_diff(&f32s(a.logits), &f32s(b.logits));
         assert!(err < 1e-5, "logits differ by {err} (learnt α: {learn_alpha})");
         let max_len = [12usize, 9, 7];
-        let to_input = |_r: usize, y: u32| if y < 5 { [0, 2, 10, 11, 14][y as usize] } else { 20 };
+        let to_input =
+            |_r: usize, y: TargetIdx| TokenId(if y.0 < 5 { [0, 2, 10, 11, 14][y.0 as usize] } else { 20 });
         let (s, p, inv) = source_tensors(&ex, PAD, &ad);
-        let want = m.greedy(s, p, inv, &max_len, to_input, 0);
+        let want = m.greedy(s, p, inv, &max_len, to_input, TokenId(0));
         let (s, p, inv) = source_tensors(&ex, PAD, &plain_device);
-        assert_eq!(plain.greedy(s, p, inv, &max_len, to_input, 0), want, "greedy decodes differ");
+        assert_eq!(plain.greedy(s, p, inv, &max_len, to_input, TokenId(0)), want, "greedy decodes differ");
     }
 }
 

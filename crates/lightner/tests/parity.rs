@@ -216,19 +216,20 @@ fn run_case(dir: &Path) {
     let src_rows: Vec<Vec<u32>> =
         (0..b).map(|r| src[r * s..(r + 1) * s].iter().map(|&x| x as u32).collect()).collect();
     let start = codec.src_start() as u32;
-    let to_input =
-        |r: usize, y: u32| if y < start { buffer[y as usize] } else { src_rows[r][(y - start) as usize] };
+    let to_input = |r: usize, TargetIdx(y): TargetIdx| {
+        TokenId(if y < start { buffer[y as usize] } else { src_rows[r][(y - start) as usize] })
+    };
     let rows = model.greedy(
         batch.src_ids.clone(),
         batch.src_pad.clone(),
         batch.invalid.clone(),
         &max_len,
         to_input,
-        buffer[0],
+        TokenId(buffer[0]),
     );
     let (exp_greedy, gdims) = i64s(&fx.expected, "greedy_tokens");
     for (r, row) in rows.iter().enumerate() {
-        let mut row: Vec<i64> = row.iter().map(|&x| x as i64).collect();
+        let mut row: Vec<i64> = row.iter().map(|&x| x.0 as i64).collect();
         row.resize(gdims[1], 1);
         assert_eq!(row, exp_greedy[r * gdims[1]..(r + 1) * gdims[1]], "{name}: greedy row {r}");
     }

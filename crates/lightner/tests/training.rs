@@ -226,25 +226,25 @@ fn one_beam_is_greedy_and_constraints_give_valid_spans() {
     let (s, p, inv) = source_tensors(&ex, bb.tokenizer.special().pad, &device);
     let max_len: Vec<usize> = aligns.iter().map(|a| decode::max_len(a.len(), 0.8, 10)).collect();
     let sp = bb.tokenizer.special();
-    let to_input = |r: usize, y: u32| match codec.symbol(TargetIdx(y)) {
-        lightner::tokenize::codec::Symbol::Bos => sp.bos.0,
-        lightner::tokenize::codec::Symbol::Eos => sp.eos.0,
-        lightner::tokenize::codec::Symbol::Label(j) => w.input_ids[j].0,
-        lightner::tokenize::codec::Symbol::Pointer(q) => aligns[r].ids[q.0].0,
+    let to_input = |r: usize, y: TargetIdx| match codec.symbol(y) {
+        lightner::tokenize::codec::Symbol::Bos => sp.bos,
+        lightner::tokenize::codec::Symbol::Eos => sp.eos,
+        lightner::tokenize::codec::Symbol::Label(j) => w.input_ids[j],
+        lightner::tokenize::codec::Symbol::Pointer(q) => aligns[r].ids[q.0],
     };
-    let greedy = out.model.greedy(s.clone(), p.clone(), inv.clone(), &max_len, to_input, sp.bos.0);
+    let greedy = out.model.greedy(s.clone(), p.clone(), inv.clone(), &max_len, to_input, sp.bos);
     let input = || SearchInput {
         src_ids: s.clone(),
         src_pad: p.clone(),
         invalid: inv.clone(),
         max_len: &max_len,
         to_input: &to_input,
-        bos_id: sp.bos.0,
+        bos_id: sp.bos,
         constraints: None,
     };
     let beam1 = decode::search(&out.model, input(), SearchConfig { num_beams: 1, length_penalty: 1.0 });
     for (g, b) in greedy.iter().zip(&beam1) {
-        let end = g.iter().skip(1).position(|&y| y == 1).map_or(g.len(), |e| e + 2);
+        let end = g.iter().skip(1).position(|&y| y == TargetIdx::EOS).map_or(g.len(), |e| e + 2);
         assert_eq!(&g[..end], b.tokens.as_slice());
     }
     let beam3 = decode::search(&out.model, input(), SearchConfig { num_beams: 3, length_penalty: 1.0 });

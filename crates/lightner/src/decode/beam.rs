@@ -11,6 +11,7 @@
 use super::constraint::Constraint;
 use crate::model::LightNer;
 use crate::model::pointer::HeadKeys;
+use crate::tokenize::{TargetIdx, TokenId};
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Bool, Int, Tensor, TensorData};
 
@@ -33,7 +34,7 @@ impl Default for SearchConfig {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Generated {
     /// Target indices, bos first and eos last.
-    pub tokens: Vec<u32>,
+    pub tokens: Vec<TargetIdx>,
     /// Log-probability of each token after bos, under the model (before any constraint).
     pub logprobs: Vec<f32>,
     /// Length-normalised score.
@@ -51,9 +52,9 @@ pub struct SearchInput<'a> {
     /// Per row, the length limit (bos included).
     pub max_len: &'a [usize],
     /// Maps a generated index of row b to the decoder's next input id.
-    pub to_input: &'a dyn Fn(usize, u32) -> u32,
+    pub to_input: &'a dyn Fn(usize, TargetIdx) -> TokenId,
     /// Decoder start id (the tokenizer's bos).
-    pub bos_id: u32,
+    pub bos_id: TokenId,
     /// Per row, a constraint on what may follow (None: unconstrained).
     pub constraints: Option<&'a [Constraint]>,
 }
@@ -62,7 +63,7 @@ pub struct SearchInput<'a> {
 #[derive(Clone)]
 struct Slot {
     row: usize,
-    tokens: Vec<u32>,
+    tokens: Vec<TargetIdx>,
     logprobs: Vec<f32>,
     score: f64,
 }
@@ -94,25 +95,30 @@ pub fn search(model: &LightNer, input: SearchInput<'_>, cfg: SearchConfig) -> Ve
     );
     let mut keys = model.head.keys(&model.bart, &model.trainable.head, enc, input.src_ids, input.invalid);
     let mut slots: Vec<Slot> =
-        (0..b).map(|row| Slot { row, tokens: vec![0], logprobs: vec![], score: 0.0 }).collect();
+        (0..b).map(|row| Slot { row, tokens: vec![TargetIdx::BOS], logprobs: vec![], score: 0.0 }).collect();
     let mut finished: Vec<Vec<Generated>> = vec![Vec::new(); b];
     while !slots.is_empty() {
         let n = slots.len();
         let inputs: Vec<i64> = slots
             .iter()
-            .map(|s| match s.tokens.len() {
-                1 => input.bos_id as i64,
-                _ => (input.to_input)(s.row, *s.tokens.last().unwrap_or(&0)) as i64,
+            .map(|s| match s.tokens.as_slice() {
+                [.., last] if s.tokens.len() > 1 => (input.to_input)(s.row, *last).0 as i64,
+                _ => input.bos_id.0 as i64,
             })
             .collect();
         let ids = Tensor::<2, Int>::from_data(TensorData::new(inputs, [n, 1]), &device);
         let h = model.bart.decode_step(ids, &mut cache);
         let logits = model.head.score(&keys, h);
         let width = logits.dims()[2];
-        let lp: Vec<f32> =
-            log_softmax(logits, 2).into_data().convert::<f32>().try_into_vec::<f32>().unwrap_or_default();
+        // Invariant: the model computes in f32, so the read-back is f32 of `n * width` values.
+        let lp: Vec<f32> = log_softmax(logits, 2)
+            .into_data()
+            .convert::<f32>()
+            .try_into_vec::<f32>()
+            .expect("log-probabilities read back as f32");
+        let eos = TargetIdx::EOS.0 as usize;
         // Candidates per row: (score, slot, token).
-        let mut cands: Vec<Vec<(f64, usize, u32)>> = vec![Vec::new(); b];
+        let mut cands: Vec<Vec<(f64, usize, TargetIdx)>> = vec![Vec::new(); b];
         for (i, s) in slots.iter().enumerate() {
             let len = s.tokens.len();
             let row_lp = &lp[i * width..(i + 1) * width];
@@ -121,17 +127,17 @@ pub fn search(model: &LightNer, input: SearchInput<'_>, cfg: SearchConfig) -> Ve
                 input.constraints.map(|c| c[s.row].next(&s.tokens, input.max_len[s.row].saturating_sub(len)));
             for (y, &l) in row_lp.iter().enumerate() {
                 let ok = if forced {
-                    y == 1
+                    y == eos
                 } else {
                     allowed.as_ref().is_none_or(|a| a.get(y).copied().unwrap_or(false))
                 };
                 if ok && l.is_finite() {
-                    cands[s.row].push((s.score + l as f64, i, y as u32));
+                    cands[s.row].push((s.score + l as f64, i, TargetIdx(y as u32)));
                 }
             }
-            if forced && !row_lp[1].is_finite() {
+            if forced && !row_lp[eos].is_finite() {
                 // eos has no probability mass left (cannot happen with a finite model); force it.
-                cands[s.row].push((s.score + f32::MIN as f64, i, 1));
+                cands[s.row].push((s.score + f32::MIN as f64, i, TargetIdx::EOS));
             }
         }
         let mut next: Vec<Slot> = Vec::new();
@@ -147,8 +153,8 @@ pub fn search(model: &LightNer, input: SearchInput<'_>, cfg: SearchConfig) -> Ve
                 let mut tokens = parent.tokens.clone();
                 tokens.push(y);
                 let mut logprobs = parent.logprobs.clone();
-                logprobs.push(lp[i * width + y as usize]);
-                if y == 1 {
+                logprobs.push(lp[i * width + y.0 as usize]);
+                if y == TargetIdx::EOS {
                     if rank < k && finished[row].len() < k {
                         let s = norm(score, tokens.len(), cfg.length_penalty);
                         finished[row].push(Generated { tokens, logprobs, score: s });
@@ -182,7 +188,11 @@ pub fn search(model: &LightNer, input: SearchInput<'_>, cfg: SearchConfig) -> Ve
         .into_iter()
         .map(|mut f| {
             f.sort_by(|a, b| b.score.total_cmp(&a.score));
-            f.into_iter().next().unwrap_or(Generated { tokens: vec![0, 1], logprobs: vec![0.0], score: 0.0 })
+            f.into_iter().next().unwrap_or(Generated {
+                tokens: vec![TargetIdx::BOS, TargetIdx::EOS],
+                logprobs: vec![0.0],
+                score: 0.0,
+            })
         })
         .collect()
 }

@@ -8,7 +8,8 @@ pub use beam::{Generated, SearchConfig, SearchInput, search};
 pub use constraint::Constraint;
 
 use crate::data::{LabelSet, Span};
-use crate::tokenize::{Alignment, Codec, SpansFromPointers, TargetIdx};
+use crate::tokenize::codec::Symbol;
+use crate::tokenize::{Alignment, Codec, SpansFromPointers};
 
 /// The length limit of a row (docs/deepke.md §7.1): `floor(ratio · src_len) + max_new` when `ratio ≠ 0`,
 /// else `max_new`; `src_len` counts bos and eos, the result counts the leading bos. At least 2,
@@ -35,8 +36,7 @@ pub fn entities(
     codec: &Codec,
     labels: &LabelSet,
 ) -> (Vec<ScoredSpan>, SpansFromPointers) {
-    let seq: Vec<TargetIdx> = g.tokens.iter().map(|&t| TargetIdx(t)).collect();
-    let decoded = codec.decode(&seq, align, labels);
+    let decoded = codec.decode(&g.tokens, align, labels);
     // Entity i's tokens run from after the previous boundary (bos or a label) to its label.
     let boundaries: Vec<usize> = std::iter::once(0)
         .chain(
@@ -44,7 +44,7 @@ pub fn entities(
                 .iter()
                 .enumerate()
                 .skip(1)
-                .filter(|&(_, &t)| (2..codec.src_start() as u32).contains(&t))
+                .filter(|&(_, &t)| matches!(codec.symbol(t), Symbol::Label(_)))
                 .map(|(i, _)| i),
         )
         .collect();

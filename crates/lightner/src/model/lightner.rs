@@ -5,6 +5,7 @@ use super::attention::Prefix;
 use super::bart::{Bart, DecoderCache};
 use super::pointer::{HeadParams, PointerHead};
 use super::prompt::Prompts;
+use crate::tokenize::{TargetIdx, TokenId};
 use burn::module::Module;
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Bool, Int, Tensor, TensorData};
@@ -159,16 +160,19 @@ impl LightNer {
     /// Greedy decoding with the KV cache (docs/deepke.md §7.1–7.2, without the growing-prompt bug): each row
     /// stops at its first eos or is forced to eos at `max_len[b]` (lengths count the leading bos).
     /// `to_input(b, y)` maps a generated target index of row b to the decoder's next input id.
-    /// Returns the target-space rows, bos first, padded with eos (1) after each row's eos.
+    /// Returns the target-space rows, bos first, padded with eos after each row's eos.
+    ///
+    /// The test oracle of the beam search (`decode::search` with one beam must equal it) and the
+    /// decoding `lightner bench` times; tagging goes through `decode::search`.
     pub fn greedy(
         &self,
         src_ids: Tensor<2, Int>,
         src_pad: Tensor<2, Bool>,
         invalid: Tensor<2, Bool>,
         max_len: &[usize],
-        to_input: impl Fn(usize, u32) -> u32,
-        bos_id: u32,
-    ) -> Vec<Vec<u32>> {
+        to_input: impl Fn(usize, TargetIdx) -> TokenId,
+        bos_id: TokenId,
+    ) -> Vec<Vec<TargetIdx>> {
         let device = src_ids.device();
         let b = max_len.len();
         let pre = self.prefixes();
@@ -186,29 +190,31 @@ impl LightNer {
         // The head's keys (eos, labels, fused source) are fixed for the whole decode.
         let keys = self.head.keys(&self.bart, &self.trainable.head, enc, src_ids, invalid);
         let limit = max_len.iter().copied().max().unwrap_or(1);
-        let mut rows: Vec<Vec<u32>> = vec![vec![0]; b];
+        let mut rows: Vec<Vec<TargetIdx>> = vec![vec![TargetIdx::BOS]; b];
         let mut done = vec![false; b];
-        let mut inputs: Vec<i64> = vec![bos_id as i64; b];
+        let mut inputs: Vec<i64> = vec![bos_id.0 as i64; b];
         while rows[0].len() < limit && !done.iter().all(|&d| d) {
             let ids = Tensor::<2, Int>::from_data(TensorData::new(inputs.clone(), [b, 1]), &device);
             let h = self.bart.decode_step(ids, &mut cache);
             let logits = self.head.score(&keys, h);
-            let next: Vec<i64> =
-                logits.argmax(2).into_data().convert::<i64>().try_into_vec::<i64>().unwrap_or_default();
+            // Invariant: argmax indices read back as integers, one per row.
+            let next: Vec<i64> = logits
+                .argmax(2)
+                .into_data()
+                .convert::<i64>()
+                .try_into_vec::<i64>()
+                .expect("argmax indices read back as i64");
             let len = rows[0].len();
             for r in 0..b {
-                let mut y = next[r] as u32;
-                if max_len[r] == len + 1 {
-                    y = 1;
-                }
-                if done[r] {
-                    y = 1;
+                let mut y = TargetIdx(next[r] as u32);
+                if max_len[r] == len + 1 || done[r] {
+                    y = TargetIdx::EOS;
                 }
                 rows[r].push(y);
-                if y == 1 {
+                if y == TargetIdx::EOS {
                     done[r] = true;
                 }
-                inputs[r] = to_input(r, y) as i64;
+                inputs[r] = to_input(r, y).0 as i64;
             }
         }
         rows

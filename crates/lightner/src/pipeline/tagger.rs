@@ -76,7 +76,7 @@ pub struct Tagged {
     /// Whether the sentence was tagged in windows.
     pub windowed: bool,
     /// The generated target sequence (bos … eos), when the sentence was tagged whole.
-    pub sequence: Option<Vec<u32>>,
+    pub sequence: Option<Vec<TargetIdx>>,
 }
 
 /// What tagging needs besides the model.
@@ -97,7 +97,7 @@ pub struct Tagger<'a> {
 
 /// One decoded unit (sentence or window): its entities, how many decoded tokens were ignored,
 /// and the generated sequence.
-type UnitResult = (Vec<ScoredSpan>, usize, Vec<u32>);
+type UnitResult = (Vec<ScoredSpan>, usize, Vec<TargetIdx>);
 
 struct Unit {
     sentence: usize,
@@ -170,7 +170,8 @@ impl<'a> Tagger<'a> {
         let mut per_window: Vec<Vec<Vec<ScoredSpan>>> =
             plans.iter().map(|p| vec![Vec::new(); p.len()]).collect();
         for (unit, r) in units.iter().zip(found) {
-            let (spans, ignored, seq) = r.unwrap_or_default();
+            // Invariant: every unit is in exactly one chunk above.
+            let (spans, ignored, seq) = r.expect("every unit is tagged");
             out[unit.sentence].ignored += ignored;
             if !out[unit.sentence].windowed {
                 out[unit.sentence].sequence = Some(seq);
@@ -193,11 +194,11 @@ impl<'a> Tagger<'a> {
             .map(|a| decode::max_len(a.len(), s.src_seq_ratio, s.tgt_max_len).min(self.max_positions))
             .collect();
         let special = self.tokenizer.special();
-        let to_input = |r: usize, y: u32| match self.codec.symbol(TargetIdx(y)) {
-            Symbol::Bos => special.bos.0,
-            Symbol::Eos => special.eos.0,
-            Symbol::Label(j) => self.words.input_ids[j].0,
-            Symbol::Pointer(p) => aligns[r].ids.get(p.0).map_or(special.pad.0, |t| t.0),
+        let to_input = |r: usize, y: TargetIdx| match self.codec.symbol(y) {
+            Symbol::Bos => special.bos,
+            Symbol::Eos => special.eos,
+            Symbol::Label(j) => self.words.input_ids[j],
+            Symbol::Pointer(p) => aligns[r].ids.get(p.0).copied().unwrap_or(special.pad),
         };
         let constraints: Vec<Constraint> = examples
             .iter()
@@ -217,7 +218,7 @@ impl<'a> Tagger<'a> {
                 invalid,
                 max_len: &max_len,
                 to_input: &to_input,
-                bos_id: special.bos.0,
+                bos_id: special.bos,
                 constraints: s.constrained.then_some(constraints.as_slice()),
             },
             SearchConfig { num_beams: s.num_beams, length_penalty: s.length_penalty },
@@ -243,7 +244,8 @@ impl<'a> Tagger<'a> {
             let align = Alignment::encode(self.tokenizer, &g.words)?;
             let target = self.codec.encode(&align, &g.spans, &self.labels)?;
             let gold_row: Vec<u32> = target.seq.iter().map(|t| t.0).collect();
-            m.add(pred, &gold_row);
+            let pred_row: Vec<u32> = pred.iter().map(|t| t.0).collect();
+            m.add(&pred_row, &gold_row);
             n += 1;
         }
         Ok((m.metric(), n))
