@@ -204,6 +204,21 @@ def report(args, runs, base):
                      f"batch {a['batch_size']}: **CoNLL-2003 test micro-F1 {f1:.1f}**, {a['train_seconds']:.0f} s of "
                      f"training on one thread ({a['cpu']}); epoch losses {', '.join(f'{x:.4f}' for x in a['losses'])}. "
                      f"`lightner export` wrote the backbone folder (weights hash {a['exported']}).")
+    q, qc = src.get("source-adapt-3k"), None
+    qf = Path(args.runs) / "quick-3k-mit-movie-10shot-c-seed1.json"
+    if qf.exists():
+        qc = json.loads(qf.read_text())
+    if q and qc:
+        lines.append(f"* **A cheaper adaptation, for the quickstart**: the first 3,000 CoNLL-2003 sentences, one epoch "
+                     f"(`SENTENCES=3000 EPOCHS=1 bash scripts/adapt-conll.sh`): CoNLL-2003 test micro-F1 "
+                     f"{100 * q['test']['f1']:.1f}, {q['train_seconds']:.0f} s on one thread beside two study runs; then "
+                     f"(c) on MIT-Movie 10-shot, seed 1: **{100 * qc['test']['f1']:.1f}** test micro-F1 "
+                     f"({qc['train_seconds']:.0f} s), against the full adaptation's "
+                     + next((f"{100 * r['test']['f1']:.1f}" for r in runs if (r['dataset'], r['shots'], r['setting'], r['seed'])
+                             == ('mit-movie', 10, 'c', 1)), "—")
+                     + " in the same cell. Most of the gain comes from a short adaptation, which is what "
+                     "`scripts/quickstart.sh` now does on MiniLM (records `source-adapt-3k.json`, "
+                     "`quick-3k-mit-movie-10shot-c-seed1.json`).")
     s = src.get("source-prompts")
     if s:
         lines.append(f"* **Source prompt pack** for (e): prompts only (L = 10, P = 800) on the frozen adapted "
@@ -353,7 +368,8 @@ def main():
                 if x == "e" and not source_pack(args, wait):
                     continue
                 run_one(args, ds, k, seed, x, rec)
-    runs = [json.loads(f.read_text()) for f in sorted(Path(args.runs).glob("*-seed*.json"))]
+    runs = [json.loads(f.read_text()) for f in sorted(Path(args.runs).glob("*-seed*.json"))
+            if not f.name.startswith("quick-")]
     base = [json.loads(f.read_text()) for f in sorted(Path(args.base_runs).glob("*.json"))]
     report(args, runs, base)
 
