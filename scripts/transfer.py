@@ -102,7 +102,7 @@ def source_pack(args, wait: bool) -> bool:
     if rec.exists() and (SOURCE_PACK / "manifest.json").exists():
         return True
     data = Path(args.data) / "conll2003"
-    cmd = [args.lightner, "--threads", str(args.threads), "train", "--model", str(ADAPTED),
+    cmd = [args.lightner, "--threads", str(args.threads), "train", "--model", args.adapted,
            "--train", str(data / "train.txt"), "--test", str(data / "test.txt"), "--labels", "conll2003",
            "--out", str(SOURCE_PACK), "--epochs", str(args.source_epochs), "--lr", PROMPT["lr"],
            "--batch-size", str(PROMPT["batch"]), "--seed", "1", "--holdout", "0", "--keep-generator",
@@ -149,7 +149,7 @@ def run_one(args, dataset, shots, seed, setting, rec: Path):
         hp, epochs, flags = PROMPT, prompt_epochs(n), []
     if setting == "e":
         flags = ["--init-from", str(SOURCE_PACK)]
-    cmd = [args.lightner, "--threads", str(args.threads), "train", "--model", str(ADAPTED), "--train", str(train),
+    cmd = [args.lightner, "--threads", str(args.threads), "train", "--model", args.adapted, "--train", str(train),
            "--test", str(data / "test.txt"), "--labels", dataset, "--out", str(pack), "--epochs", str(epochs),
            "--lr", hp["lr"], "--batch-size", str(hp["batch"]), "--seed", str(seed), "--holdout", "0", *flags]
     print(f"[{time.strftime('%H:%M:%S')}] {dataset} {shots}-shot seed {seed} ({setting}): {n} sentences, "
@@ -162,6 +162,41 @@ def run_one(args, dataset, shots, seed, setting, rec: Path):
     subprocess.run(["rm", "-rf", str(pack)], check=True)
     print(f"    test micro-F1 {record['test']['f1']:.4f}, training {record['train_seconds']:.0f} s, "
           f"wall {wall:.0f} s", flush=True)
+
+
+def run_tuned(args, dataset, shots, seed, rec: Path):
+    """(t): (c) with α chosen by `lightner tune` (a grid, 3-fold cross-validation on the training
+    file alone), then trained on the whole file with it and scored once on test (tune's best.pack)."""
+    data = Path(args.data) / dataset
+    train = data / f"{shots}-shot-train.txt"
+    n = R.count_sentences(train)
+    out = Path(args.work) / (rec.stem + ".tune")
+    epochs = prompt_epochs(n)
+    cmd = [args.lightner, "--threads", str(args.threads), "tune", "--model", args.adapted, "--train", str(train),
+           "--test", str(data / "test.txt"), "--labels", dataset, "--out", str(out), "--grid", args.alpha_grid,
+           "--lr", PROMPT["lr"], "--epochs", str(epochs), "--seeds", str(seed), "--folds", "3", "--jobs", "1",
+           "--batch-size", str(PROMPT["batch"])]
+    print(f"[{time.strftime('%H:%M:%S')}] {dataset} {shots}-shot seed {seed} (t): tuning alpha over "
+          f"{args.alpha_grid}, 3 folds, {epochs} epochs", flush=True)
+    load_before = os.getloadavg()[0]
+    start = time.monotonic()
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=R.CHILD_ENV)
+    wall = time.monotonic() - start
+    if proc.returncode != 0:
+        sys.exit(f"run failed ({' '.join(cmd)}):\n{proc.stderr[-3000:]}")
+    trials = [json.loads(l) for l in (out / "trials.jsonl").read_text().splitlines() if l.strip()]
+    pack = out / "best.pack"
+    manifest = json.loads((pack / "manifest.json").read_text())
+    log = [json.loads(l) for l in (pack / "metrics.jsonl").read_text().splitlines() if l.strip()]
+    record = {"dataset": dataset, "shots": shots, "seed": seed, "setting": "t", "train_sentences": n,
+              "epochs": epochs, "lr": PROMPT["lr"], "batch_size": PROMPT["batch"], "alpha_grid": args.alpha_grid,
+              "alpha": manifest["model"]["alpha"], "trials": [t for t in trials if t.get("kind") != "settings"],
+              "tune_wall_seconds": wall,
+              **common_record(args, manifest, log, wall, [load_before, os.getloadavg()[0]], pack)}
+    R.write_atomic(rec, json.dumps(record, indent=1))
+    (out / "report.md").exists() and R.write_atomic(rec.with_suffix(".report.md"), (out / "report.md").read_text())
+    subprocess.run(["rm", "-rf", str(out)], check=True)
+    print(f"    alpha {manifest['model']['alpha']}, test micro-F1 {record['test']['f1']:.4f}, wall {wall:.0f} s", flush=True)
 
 
 def fmt(xs):
@@ -259,6 +294,26 @@ def report(args, runs, base):
             counts = "/".join(str(len(x)) for x in [a_, b_, by["c"], by["d"], by["e"]])
             lines.append(f"| {ds} | {k} | {fmt(f1s(a_))} | {fmt(f1s(b_))} | {fmt(f1s(by['c']))} | "
                          f"{fmt(f1s(by['d']))} | {fmt(f1s(by['e']))} | {gap} | {counts} |")
+    tuned = [r for r in runs if r["setting"] == "t"]
+    if tuned:
+        lines += ["", "**α tuned on the training file** (t): `lightner tune` over α ∈ {" + tuned[0]["alpha_grid"] + "} by "
+                  "3-fold cross-validation on the k-shot file alone (never the test set), then (c) trained on the whole "
+                  "file with the chosen α:", "",
+                  "| dataset | shots | seed | chosen α | cross-validated F1 of each α | test F1, (t) | test F1, (c) at α 0.5 |",
+                  "|---|---|---|---|---|---|---|"]
+        for r in sorted(tuned, key=lambda r: (args.datasets.index(r["dataset"]), r["shots"], r["seed"])):
+            alphas = {t["trial"]: t["config"]["alpha"] for t in r["trials"] if t.get("kind") == "trial"}
+            f1s_by = {}
+            for u in r["trials"]:
+                if u.get("kind") == "unit":
+                    f1s_by.setdefault(u["trial"], []).append(100 * u["f1"])
+            cv = ", ".join(f"{alphas[i]:.2f}: {statistics.mean(v):.1f}" for i, v in sorted(f1s_by.items())
+                           if i in alphas) or "see the record"
+            c_ = next((f"{100 * x['test']['f1']:.1f}" for x in runs if (x["dataset"], x["shots"], x["setting"], x["seed"])
+                       == (r["dataset"], r["shots"], "c", r["seed"])), "—")
+            a = r["alpha"]
+            a = a.get("fixed", a) if isinstance(a, dict) else a
+            lines.append(f"| {r['dataset']} | {r['shots']} | {r['seed']} | {a} | {cv} | {100 * r['test']['f1']:.1f} | {c_} |")
     lines += ["", "Pack sizes and training times (mean over the runs made, seconds of training on one thread):", "",
               "| setting | pack size | training time, 10 / 20 / 50 shots (MIT-Movie) |", "|---|---|---|"]
     def size_time(rs_all, label):
@@ -324,11 +379,15 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", default=str(ROOT / "data"))
     p.add_argument("--lightner", default=R.DEFAULT_BIN)
+    p.add_argument("--adapted", default=str(ADAPTED), help="the adapted backbone folder")
     p.add_argument("--datasets", default="mit-movie,mit-restaurant,atis")
     p.add_argument("--shots", default="10,20,50")
     p.add_argument("--seeds", default="1,2,3")
     p.add_argument("--settings", default="c,e,d")
     p.add_argument("--source-epochs", type=int, default=1, help="epochs of the CoNLL prompt pack for (e)")
+    p.add_argument("--alpha-grid", default="0.2,0.35,0.5,0.65,0.8", help="alpha values (t) tries")
+    p.add_argument("--tune-shots", default="10", help="shot counts of (t)")
+    p.add_argument("--tune-seeds", default="1", help="seeds of (t)")
     p.add_argument("--runs", default=str(ROOT / "docs/transfer-runs"))
     p.add_argument("--base-runs", default=str(ROOT / "docs/results-runs"), help="records of (a) and (b)")
     p.add_argument("--work", default=str(ROOT / ".cache/transfer"))
@@ -341,17 +400,24 @@ def main():
     args.shots = [int(s) for s in args.shots.split(",")]
     args.seeds = [int(s) for s in args.seeds.split(",")]
     args.settings = args.settings.split(",")
+    args.tune_shots = [int(x) for x in args.tune_shots.split(",") if x]
+    args.tune_seeds = [int(x) for x in args.tune_seeds.split(",") if x]
     shard, shards = (int(x) for x in args.shard.split("/"))
     Path(args.runs).mkdir(parents=True, exist_ok=True)
     Path(args.work).mkdir(parents=True, exist_ok=True)
     if not args.only_report:
-        if not (ADAPTED / "model.safetensors").is_file():
-            subprocess.run(["bash", str(ROOT / "scripts/adapt-conll.sh"), str(ADAPTED)], check=True)
+        if not (Path(args.adapted) / "model.safetensors").is_file():
+            subprocess.run(["bash", str(ROOT / "scripts/adapt-conll.sh"), args.adapted], check=True)
         adaptation_record(args)
         # One seed of every cell before the next seed, (c) first: an interrupted study still has
         # the headline column. The CoNLL prompt pack is made by the shard whose turn comes first.
         order = [(seed, k, ds, x) for seed in args.seeds for k in args.shots for ds in args.datasets
                  for x in args.settings]
+        # α tuned on the training file, (t), after the first seed's runs: a grid of 5 values by
+        # 3-fold cross-validation costs about 15 trainings.
+        tuned = [(seed, k, ds, "t") for seed in args.tune_seeds for k in args.tune_shots for ds in args.datasets]
+        first = len(args.shots) * len(args.datasets) * len(args.settings)
+        order = order[:first] + tuned + order[first:]
         mine = [o for i, o in enumerate(order) if i % shards == shard]
         stop = Path(args.work) / "STOP"
         # The first pass skips (e) runs while another shard trains their source pack; the
@@ -367,9 +433,12 @@ def main():
                     break
                 if x == "e" and not source_pack(args, wait):
                     continue
-                run_one(args, ds, k, seed, x, rec)
+                if x == "t":
+                    run_tuned(args, ds, k, seed, rec)
+                else:
+                    run_one(args, ds, k, seed, x, rec)
     runs = [json.loads(f.read_text()) for f in sorted(Path(args.runs).glob("*-seed*.json"))
-            if not f.name.startswith("quick-")]
+            if not f.name.startswith("quick-") and not f.name.endswith(".report.md")]
     base = [json.loads(f.read_text()) for f in sorted(Path(args.base_runs).glob("*.json"))]
     report(args, runs, base)
 
