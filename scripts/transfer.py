@@ -56,7 +56,8 @@ def prompt_epochs(sentences: int) -> int:
 
 
 def run_train(args, cmd, pack: Path):
-    """Runs one `lightner train`, returning (manifest, per-epoch log, wall seconds, load)."""
+    """Runs one `lightner train` (or `tune`) that writes `pack`, returning (manifest, per-epoch
+    log, wall seconds, 1-minute load average before and after)."""
     load_before = os.getloadavg()[0]
     start = time.monotonic()
     proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=R.CHILD_ENV)
@@ -178,21 +179,14 @@ def run_tuned(args, dataset, shots, seed, rec: Path):
            "--batch-size", str(PROMPT["batch"])]
     print(f"[{time.strftime('%H:%M:%S')}] {dataset} {shots}-shot seed {seed} (t): tuning alpha over "
           f"{args.alpha_grid}, 3 folds, {epochs} epochs", flush=True)
-    load_before = os.getloadavg()[0]
-    start = time.monotonic()
-    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=R.CHILD_ENV)
-    wall = time.monotonic() - start
-    if proc.returncode != 0:
-        sys.exit(f"run failed ({' '.join(cmd)}):\n{proc.stderr[-3000:]}")
-    trials = [json.loads(l) for l in (out / "trials.jsonl").read_text().splitlines() if l.strip()]
     pack = out / "best.pack"
-    manifest = json.loads((pack / "manifest.json").read_text())
-    log = [json.loads(l) for l in (pack / "metrics.jsonl").read_text().splitlines() if l.strip()]
+    manifest, log, wall, load = run_train(args, cmd, pack)
+    trials = [json.loads(l) for l in (out / "trials.jsonl").read_text().splitlines() if l.strip()]
     record = {"dataset": dataset, "shots": shots, "seed": seed, "setting": "t", "train_sentences": n,
               "epochs": epochs, "lr": PROMPT["lr"], "batch_size": PROMPT["batch"], "alpha_grid": args.alpha_grid,
               "alpha": manifest["model"]["alpha"], "trials": [t for t in trials if t.get("kind") != "settings"],
               "tune_wall_seconds": wall,
-              **common_record(args, manifest, log, wall, [load_before, os.getloadavg()[0]], pack)}
+              **common_record(args, manifest, log, wall, load, pack)}
     R.write_atomic(rec, json.dumps(record, indent=1))
     (out / "report.md").exists() and R.write_atomic(rec.with_suffix(".report.md"), (out / "report.md").read_text())
     subprocess.run(["rm", "-rf", str(out)], check=True)

@@ -3,31 +3,16 @@
 //! pack trained with α = 0.3 predicts with 0.3; a learnt α receives a gradient and moves, and
 //! its pack keeps the value it reached; so does one α per hidden dimension.
 
+mod common;
+
 use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
-use lightner::data::{self, LabelSet, ReadOptions, Sentence};
+use common::{labels, movie};
+use lightner::data::Sentence;
 use lightner::model::LightNer;
-use lightner::model::tiny::{TinySize, write_tiny};
 use lightner::pipeline::session::{self, TrainJob};
-use lightner::pipeline::{Alpha, Backbone, DecodeSettings, ModelSpec, Pack, PromptSize, build};
+use lightner::pipeline::{Alpha, Backbone, ModelSpec, Pack, PromptSize, build};
 use lightner::train::{TrainConfig, TrainWhat};
 use std::path::Path;
-
-fn movie(n: usize) -> Vec<Sentence> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/mit-movie/10-shot-train.txt");
-    data::read_file(&p, ReadOptions::default()).unwrap().sentences.into_iter().take(n).collect()
-}
-
-fn labels(sents: &[Sentence]) -> LabelSet {
-    LabelSet::builtin("mit-movie")
-        .unwrap()
-        .with_names_from(sents.iter().flat_map(|s| s.spans.iter().map(|x| x.label.as_str())))
-}
-
-fn tiny(dir: &Path, sents: &[Sentence]) -> Backbone {
-    let corpus: Vec<Vec<String>> = sents.iter().map(|s| s.words.clone()).collect();
-    write_tiny(dir, TinySize::default(), &corpus, 5).unwrap();
-    Backbone::open(dir.to_str().unwrap()).unwrap()
-}
 
 fn spec(alpha: f64, learn: bool) -> ModelSpec {
     ModelSpec {
@@ -102,26 +87,13 @@ fn alpha_zero_is_the_word_embedding_alone_and_one_the_hidden_state_alone() {
 }
 
 fn job<'a>(bb: &'a Backbone, train: Vec<Sentence>, spec: ModelSpec, epochs: usize) -> TrainJob<'a> {
-    TrainJob {
-        backbone: bb,
-        labels: labels(&train),
-        dev: None,
-        train,
-        holdout: 0.0,
-        spec,
-        config: TrainConfig {
-            epochs,
-            batch_size: 8,
-            lr: 1e-2,
-            train: TrainWhat::Prompts,
-            ..TrainConfig::default()
-        },
-        decoding: DecodeSettings::default(),
-        checkpoint: None,
-        device: Device::flex(),
-        init_from: None,
-        keep_generator: false,
-    }
+    let config =
+        TrainConfig { epochs, batch_size: 8, lr: 1e-2, train: TrainWhat::Prompts, ..TrainConfig::default() };
+    common::job(bb, train, spec, config)
+}
+
+fn tiny(dir: &Path, sents: &[Sentence]) -> Backbone {
+    common::tiny_seeded(dir, sents, 5)
 }
 
 #[test]

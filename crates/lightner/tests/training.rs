@@ -2,49 +2,23 @@
 //! restores the same predictions; a resumed run equals an uninterrupted one; decoding variants
 //! agree where they must; windows cover long documents.
 
+mod common;
+
 use burn::tensor::Device;
-use lightner::data::{self, LabelSet, ReadOptions, Sentence, Span};
+use common::{labels, movie, tiny};
+use lightner::data::{LabelSet, Sentence, Span};
 use lightner::decode::{self, SearchConfig, SearchInput};
 use lightner::model::batch::source_tensors;
-use lightner::model::tiny::{TinySize, write_tiny};
 use lightner::pipeline::session::{self, TrainJob, TrainOutcome};
 use lightner::pipeline::{Backbone, DecodeSettings, ModelSpec, Pack, PromptSize, Tagger};
 use lightner::tokenize::{Alignment, Codec, Example, LabelWordMode, LabelWords, PointerSpace, TargetIdx};
 use lightner::train::{EpochLog, Observer, TrainConfig, TrainWhat};
 use std::path::Path;
 
-fn movie(n: usize) -> Vec<Sentence> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/mit-movie/10-shot-train.txt");
-    data::read_file(&p, ReadOptions::default()).unwrap().sentences.into_iter().take(n).collect()
-}
-
-fn tiny(dir: &Path, sents: &[Sentence]) -> Backbone {
-    let corpus: Vec<Vec<String>> = sents.iter().map(|s| s.words.clone()).collect();
-    write_tiny(dir, TinySize::default(), &corpus, 3).unwrap();
-    Backbone::open(dir.to_str().unwrap()).unwrap()
-}
-
-fn labels(sents: &[Sentence]) -> LabelSet {
-    LabelSet::builtin("mit-movie")
-        .unwrap()
-        .with_names_from(sents.iter().flat_map(|s| s.spans.iter().map(|x| x.label.as_str())))
-}
-
 fn job<'a>(bb: &'a Backbone, train: Vec<Sentence>, epochs: usize, what: TrainWhat) -> TrainJob<'a> {
-    TrainJob {
-        backbone: bb,
-        labels: labels(&train),
-        dev: Some(train.clone()),
-        train,
-        holdout: 0.0,
-        spec: ModelSpec { prompt: Some(PromptSize { len: 4, dim: 32 }), ..ModelSpec::default() },
-        config: TrainConfig { epochs, batch_size: 8, lr: 1e-2, train: what, ..TrainConfig::default() },
-        decoding: DecodeSettings::default(),
-        checkpoint: None,
-        device: Device::flex(),
-        init_from: None,
-        keep_generator: false,
-    }
+    let spec = ModelSpec { prompt: Some(PromptSize { len: 4, dim: 32 }), ..ModelSpec::default() };
+    let config = TrainConfig { epochs, batch_size: 8, lr: 1e-2, train: what, ..TrainConfig::default() };
+    TrainJob { dev: Some(train.clone()), ..common::job(bb, train, spec, config) }
 }
 
 fn spans(tagged: &[lightner::pipeline::Tagged]) -> Vec<Vec<Span>> {

@@ -1,48 +1,22 @@
 //! Transfer between packs and backbones: a pack's trained backbone exported as a plain backbone
 //! folder, the pack moved onto it, and training warm-started from another pack (`--init-from`).
 
+mod common;
+
 use burn::tensor::Device;
-use lightner::data::{self, LabelSet, ReadOptions, Sentence};
-use lightner::model::tiny::{TinySize, write_tiny};
+use common::{movie, tiny};
+use lightner::data::{LabelSet, Sentence};
 use lightner::pipeline::export::export;
 use lightner::pipeline::session::{self, TrainJob};
-use lightner::pipeline::{Backbone, DecodeSettings, ModelSpec, Pack, PromptSize, Tagged, Tagger};
+use lightner::pipeline::{Backbone, ModelSpec, Pack, PromptSize, Tagged, Tagger};
 use lightner::tokenize::PointerSpace;
 use lightner::train::{TrainConfig, TrainWhat};
 use std::path::Path;
 
-fn movie(n: usize) -> Vec<Sentence> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/mit-movie/10-shot-train.txt");
-    data::read_file(&p, ReadOptions::default()).unwrap().sentences.into_iter().take(n).collect()
-}
-
-fn tiny(dir: &Path, sents: &[Sentence]) -> Backbone {
-    let corpus: Vec<Vec<String>> = sents.iter().map(|s| s.words.clone()).collect();
-    write_tiny(dir, TinySize::default(), &corpus, 3).unwrap();
-    Backbone::open(dir.to_str().unwrap()).unwrap()
-}
-
-fn labels(sents: &[Sentence]) -> LabelSet {
-    LabelSet::builtin("mit-movie")
-        .unwrap()
-        .with_names_from(sents.iter().flat_map(|s| s.spans.iter().map(|x| x.label.as_str())))
-}
-
 fn job<'a>(bb: &'a Backbone, train: Vec<Sentence>, epochs: usize, what: TrainWhat) -> TrainJob<'a> {
-    TrainJob {
-        backbone: bb,
-        labels: labels(&train),
-        dev: None,
-        train,
-        holdout: 0.0,
-        spec: ModelSpec { prompt: Some(PromptSize { len: 4, dim: 32 }), ..ModelSpec::default() },
-        config: TrainConfig { epochs, batch_size: 8, lr: 1e-2, train: what, ..TrainConfig::default() },
-        decoding: DecodeSettings::default(),
-        checkpoint: None,
-        device: Device::flex(),
-        init_from: None,
-        keep_generator: false,
-    }
+    let spec = ModelSpec { prompt: Some(PromptSize { len: 4, dim: 32 }), ..ModelSpec::default() };
+    let config = TrainConfig { epochs, batch_size: 8, lr: 1e-2, train: what, ..TrainConfig::default() };
+    common::job(bb, train, spec, config)
 }
 
 /// The pack at `dir` on `bb`, tagging `sents`.

@@ -59,6 +59,20 @@ pub struct BackboneInfo {
     pub warm_started: bool,
 }
 
+impl BackboneInfo {
+    /// What a pack records of `bb`.
+    pub fn of(bb: &Backbone) -> Self {
+        Self {
+            id: bb.id.clone(),
+            weights_hash: bb.weights_hash.clone(),
+            d_model: bb.config.d_model,
+            decoder_layers: bb.config.decoder_layers,
+            vocab_size: bb.config.vocab_size,
+            warm_started: bb.warm_started,
+        }
+    }
+}
+
 /// `manifest.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
@@ -201,14 +215,7 @@ impl Pack {
             format: FORMAT.into(),
             format_version: FORMAT_VERSION,
             library_version: env!("CARGO_PKG_VERSION").into(),
-            backbone: BackboneInfo {
-                id: bb.id.clone(),
-                weights_hash: bb.weights_hash.clone(),
-                d_model: bb.config.d_model,
-                decoder_layers: bb.config.decoder_layers,
-                vocab_size: bb.config.vocab_size,
-                warm_started: bb.warm_started,
-            },
+            backbone: BackboneInfo::of(bb),
             labels: labels.labels().to_vec(),
             model: spec,
             special: bb.tokenizer.special(),
@@ -384,14 +391,7 @@ impl Pack {
             )));
         }
         let mut manifest = self.manifest.clone();
-        manifest.backbone = BackboneInfo {
-            id: bb.id.clone(),
-            weights_hash: bb.weights_hash.clone(),
-            d_model: bb.config.d_model,
-            decoder_layers: bb.config.decoder_layers,
-            vocab_size: bb.config.vocab_size,
-            warm_started: bb.warm_started,
-        };
+        manifest.backbone = BackboneInfo::of(bb);
         manifest.trained_backbone_params.clear();
         let tensors = self
             .tensors
