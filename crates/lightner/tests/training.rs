@@ -154,10 +154,14 @@ fn a_resumed_run_equals_an_uninterrupted_one() {
     let tmp = tempfile::tempdir().unwrap();
     let sents = movie(12);
     let bb = tiny(&tmp.path().join("tiny"), &sents);
-    // Also with a learnt α on its own optimizer, whose state the checkpoint must carry too.
-    for learn_alpha in [false, true] {
+    // Also with a learnt α on its own optimizer, whose state the checkpoint must carry too, and
+    // with every parameter training (how scripts/adapt-conll.sh adapts a backbone: backbone
+    // dropout on, the backbone's optimizer state in the checkpoint).
+    for (learn_alpha, what) in
+        [(false, TrainWhat::Prompts), (true, TrainWhat::Prompts), (false, TrainWhat::Everything)]
+    {
         let run = |ckpt: &Path, obs: &mut dyn Observer| {
-            let mut j = job(&bb, sents.clone(), 6, TrainWhat::Prompts);
+            let mut j = job(&bb, sents.clone(), 6, what.clone());
             j.checkpoint = Some(ckpt.to_path_buf());
             if learn_alpha {
                 j.spec.alpha = lightner::pipeline::Alpha::Learnt { init: 0.5, per_dim: false, value: None };
@@ -165,7 +169,7 @@ fn a_resumed_run_equals_an_uninterrupted_one() {
             j.config.alpha_lr = learn_alpha.then_some(0.05);
             session::run(j, obs, &mut |_| {}).unwrap()
         };
-        let dir = tmp.path().join(format!("alpha-{learn_alpha}"));
+        let dir = tmp.path().join(format!("alpha-{learn_alpha}-{}", what.touches_backbone()));
         let full = run(&dir.join("a"), &mut ());
         let first = run(&dir.join("b"), &mut StopAfter(3));
         assert!(!first.summary.complete && first.summary.history.len() == 3);
@@ -180,6 +184,15 @@ fn a_resumed_run_equals_an_uninterrupted_one() {
         assert_eq!(pa.len(), pb.len());
         for (k, v) in &pa {
             assert_eq!(v.data, pb[k].data, "{k} (learnt α: {learn_alpha})");
+        }
+        let (ba, bb_) = (
+            lightner::model::params::collect(&full.model.bart, true),
+            lightner::model::params::collect(&resumed.model.bart, true),
+        );
+        assert_eq!(ba.len(), bb_.len());
+        assert_eq!(ba.is_empty(), !what.touches_backbone());
+        for (k, v) in &ba {
+            assert_eq!(v.data, bb_[k].data, "backbone {k}");
         }
     }
 }
