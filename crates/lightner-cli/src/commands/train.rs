@@ -123,7 +123,6 @@ pub fn run(global: &GlobalArgs, args: &TrainArgs, out: &mut dyn Write) -> anyhow
         },
         prompt: (!args.no_prompts)
             .then_some(PromptSize { len: args.prompt_len, dim: args.training.prompt_dim }),
-        // `--learn-alpha` (the older spelling) starts from --alpha.
         // `--learn-alpha` (the older spelling) learns from --alpha.
         alpha: match alpha {
             AlphaArg::Fixed(a) if args.learn_alpha => Alpha::Learnt { init: a, per_dim: false, value: None },
