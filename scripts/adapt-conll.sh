@@ -8,7 +8,8 @@
 #    CoNLL-2003 test; resumable: rerun the script after an interruption and it goes on from the
 #    last finished epoch (`--checkpoint`). The pack lands in OUT.pack.
 # 2. `lightner export` writes the pack's trained backbone as OUT (config.json, model.safetensors
-#    with BART names, the tokenizer). A second run finds both and does nothing.
+#    with BART names, the tokenizer), and the checkpoint is removed. A second run finds OUT and
+#    does nothing.
 #
 # Environment: THREADS (default 1, so that a second job can use the other core), EPOCHS (2),
 # SENTENCES (all; a number adapts on the first N sentences of the training file).
@@ -40,3 +41,6 @@ if [ ! -f "$out.pack/manifest.json" ]; then
       --checkpoint "$out.ckpt" --out "$out.pack"
 fi
 "$bin" export --pack "$out.pack" --out "$out"
+# The pack is complete: the resumable state (optimizer moments included, about 4x the weights) is
+# no longer needed.
+rm -rf "$out.ckpt"
