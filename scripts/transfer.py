@@ -48,7 +48,11 @@ SETTINGS = {
     "c": "prompts on the frozen CoNLL-adapted backbone",
     "d": "CoNLL-adapted backbone, then full fine-tuning",
     "e": "(c) warm-started from a CoNLL prompt pack",
+    # Variants measured where (c) falls far behind (ATIS): not in the default --settings.
+    "x": "(c) plus the cross-attention (`--also-train encoder_attn`)",
+    "l": "(c) for 60 epochs on every file",
 }
+VARIANTS = ("x", "l")
 
 
 def prompt_epochs(sentences: int) -> int:
@@ -150,6 +154,10 @@ def run_one(args, dataset, shots, seed, setting, rec: Path):
         hp, epochs, flags = PROMPT, prompt_epochs(n), []
     if setting == "e":
         flags = ["--init-from", str(SOURCE_PACK)]
+    if setting == "x":
+        flags = ["--also-train", "encoder_attn"]
+    if setting == "l":
+        epochs = 60
     cmd = [args.lightner, "--threads", str(args.threads), "train", "--model", args.adapted, "--train", str(train),
            "--test", str(data / "test.txt"), "--labels", dataset, "--out", str(pack), "--epochs", str(epochs),
            "--lr", hp["lr"], "--batch-size", str(hp["batch"]), "--seed", str(seed), "--holdout", "0", *flags]
@@ -202,8 +210,9 @@ def fmt(xs):
 
 def report(args, runs, base):
     src = {f.stem: json.loads(f.read_text()) for f in Path(args.runs).glob("source-*.json")}
-    want = len(args.datasets) * len(args.shots) * len(args.seeds) * len(args.settings)
-    done = len(runs)
+    main_settings = [x for x in args.settings if x not in VARIANTS]
+    want = len(args.datasets) * len(args.shots) * len(args.seeds) * len(main_settings)
+    done = len([r for r in runs if r["setting"] in main_settings])
     status = (f"**Status: complete** — all {want} runs of (c)–(e)." if done >= want else
               f"**Status: incomplete** — {done} of {want} runs of (c)–(e) done; `python3 scripts/transfer.py` "
               "resumes the study where it stopped.")
@@ -288,6 +297,21 @@ def report(args, runs, base):
             counts = "/".join(str(len(x)) for x in [a_, b_, by["c"], by["d"], by["e"]])
             lines.append(f"| {ds} | {k} | {fmt(f1s(a_))} | {fmt(f1s(b_))} | {fmt(f1s(by['c']))} | "
                          f"{fmt(f1s(by['d']))} | {fmt(f1s(by['e']))} | {gap} | {counts} |")
+    variants = [r for r in runs if r["setting"] in VARIANTS]
+    if variants:
+        lines += ["", "**Variants where (c) falls far behind**, seed by seed beside (c) and (b) (one record each):", "",
+                  "| dataset | shots | seed | setting | epochs | final loss | test F1 | (c) same seed | (b) mean | pack size |",
+                  "|---|---|---|---|---|---|---|---|---|---|"]
+        for r in sorted(variants, key=lambda r: (args.datasets.index(r["dataset"]) if r["dataset"] in args.datasets else 99,
+                                                 r["shots"], r["seed"], r["setting"])):
+            c_ = next((x for x in runs if (x["dataset"], x["shots"], x["setting"], x["seed"])
+                       == (r["dataset"], r["shots"], "c", r["seed"])), None)
+            b_ = [100 * x["test"]["f1"] for x in base if (x["dataset"], x["shots"], x["mode"]) == (r["dataset"], r["shots"], "full")]
+            c_txt = (f"{100 * c_['test']['f1']:.1f} ({c_['epochs']} epochs, loss {c_['final_loss']:.3f})"
+                     if c_ else "—")
+            lines.append(f"| {r['dataset']} | {r['shots']} | {r['seed']} | ({r['setting']}) {SETTINGS[r['setting']]} | "
+                         f"{r['epochs']} | {r['final_loss']:.3f} | {100 * r['test']['f1']:.1f} | {c_txt} | "
+                         f"{fmt(b_)} | {r['pack_bytes'] / 1e6:.2f} MB |")
     tuned = [r for r in runs if r["setting"] == "t"]
     if tuned:
         lines += ["", "**α tuned on the training file** (t): `lightner tune` over α ∈ {" + tuned[0]["alpha_grid"] + "} by "

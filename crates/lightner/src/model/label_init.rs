@@ -3,6 +3,7 @@
 //! accumulates in place into the first piece's own row, corrupting that vocabulary row and
 //! every later mean that uses it (docs/deepke.md §13.5); that bug is not copied.
 
+use super::params::host_f32s;
 use crate::error::{Error, Result};
 use crate::tokenize::{LabelWordMode, LabelWords};
 use burn::tensor::{Tensor, TensorData};
@@ -16,11 +17,7 @@ pub fn with_label_rows(emb: Tensor<2>, words: &LabelWords) -> Result<Tensor<2>> 
     }
     let device = emb.device();
     let [rows, d] = emb.dims();
-    let original: Vec<f32> = emb
-        .into_data()
-        .convert::<f32>()
-        .try_into_vec::<f32>()
-        .map_err(|e| Error::Internal(format!("{e:?}")))?;
+    let original = host_f32s(emb.into_data())?;
     let needed = words.input_ids.iter().map(|t| t.0 as usize + 1).max().unwrap_or(rows).max(rows);
     let mut out = original.clone();
     out.resize(needed * d, 0.0);
@@ -46,4 +43,26 @@ pub fn with_label_rows(emb: Tensor<2>, words: &LabelWords) -> Result<Tensor<2>> 
         row.iter_mut().for_each(|x| *x /= n);
     }
     Ok(Tensor::from_data(TensorData::new(out, [needed, d]), &device))
+}
+
+/// `emb` `[v, d]` with the given rows replaced (`(row index, d values)`), on the same device.
+/// The caller decides whether the result trains. Used where a pack's (or a source pack's) label
+/// rows go into an embedding that is itself trained or restored.
+pub fn write_rows<'a>(
+    emb: Tensor<2>,
+    rows: impl IntoIterator<Item = (usize, &'a [f32])>,
+) -> Result<Tensor<2>> {
+    let device = emb.device();
+    let [v, d] = emb.dims();
+    let mut data = host_f32s(emb.into_data())?;
+    for (id, row) in rows {
+        if id >= v || row.len() != d {
+            return Err(Error::Internal(format!(
+                "label row {id} of width {} in a [{v}, {d}] embedding",
+                row.len()
+            )));
+        }
+        data[id * d..(id + 1) * d].copy_from_slice(row);
+    }
+    Ok(Tensor::from_data(TensorData::new(data, [v, d]), &device))
 }

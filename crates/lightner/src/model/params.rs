@@ -2,6 +2,7 @@
 //! clipping. Paths are burn's module paths joined with dots (`encoder_self.mlp0.weight`,
 //! `decoder.layers.0.encoder_attn.k_proj.bias`).
 
+use crate::error::{Error, Result};
 use burn::module::{Module, ModuleMapper, ModuleVisitor, Param, ParamId};
 use burn::optim::GradientsParams;
 use burn::tensor::{Tensor, TensorData};
@@ -50,6 +51,11 @@ impl ModuleVisitor for Collect {
             self.out.insert(self.path.joined(), SavedParam { id: param.id, data: t.into_data() });
         }
     }
+}
+
+/// A tensor's values as host f32s, whatever its stored element type.
+pub fn host_f32s(t: TensorData) -> Result<Vec<f32>> {
+    t.convert::<f32>().try_into_vec::<f32>().map_err(|e| Error::Internal(format!("{e:?}")))
 }
 
 /// The float parameters of `m` by path (only those that require gradients when

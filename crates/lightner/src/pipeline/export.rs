@@ -20,8 +20,8 @@ use super::backbone::{Backbone, fnv_hex};
 use super::pack::Pack;
 use crate::error::{Error, Result};
 use crate::io::{DirKind, F32Tensor, f32_safetensors, write_atomic, write_dir_atomic};
-use crate::model::params;
-use burn::tensor::Device;
+use crate::model::params::{self, host_f32s};
+use burn::tensor::{Device, Tensor};
 use std::path::Path;
 
 /// The file that marks an exported backbone folder (and so one that a new export may replace).
@@ -78,24 +78,16 @@ pub fn backbone_tensors(pack: &Pack, bb: &Backbone) -> Result<Vec<F32Tensor>> {
     let mut out = Vec::new();
     for (path, p) in params::collect(&model.bart, false) {
         let (name, transposed) = hf_name(&path);
-        let shape = p.data.shape().to_vec();
-        let mut values = p
-            .data
-            .convert::<f32>()
-            .try_into_vec::<f32>()
-            .map_err(|e| Error::Internal(format!("{path}: {e:?}")))?;
-        let shape = match (transposed, shape.as_slice()) {
-            (true, &[i, o]) => {
-                let mut t = vec![0f32; values.len()];
-                for r in 0..i {
-                    for c in 0..o {
-                        t[c * i + r] = values[r * o + c];
-                    }
-                }
-                values = t;
-                vec![o, i]
-            }
-            (false, &[rows, d]) if path == "shared" && rows > bb.config.vocab_size => {
+        let data = if transposed {
+            // HF stores a linear weight as [out, in]; burn's Linear keeps [in, out].
+            Tensor::<2>::from_data(p.data, &device).transpose().into_data()
+        } else {
+            p.data
+        };
+        let shape = data.shape().to_vec();
+        let mut values = host_f32s(data).map_err(|e| Error::Internal(format!("{path}: {e}")))?;
+        let shape = match shape.as_slice() {
+            &[rows, d] if path == "shared" && rows > bb.config.vocab_size => {
                 // Added label rows live in packs, not in the backbone.
                 values.truncate(bb.config.vocab_size * d);
                 vec![bb.config.vocab_size, d]

@@ -19,7 +19,9 @@ use crate::data::labels::Label;
 use crate::data::words::WordSplit;
 use crate::error::{Error, Result};
 use crate::io::{F32Tensor, f32_safetensors, read_f32_safetensors};
+use crate::model::label_init::write_rows;
 use crate::model::lightner::PrefixSet;
+use crate::model::params::host_f32s;
 use crate::model::{HeadParams, LightNer, PointerHead, Trainable, attention::Prefix, params};
 use crate::tokenize::{LabelWords, SpecialIds};
 use burn::module::Param;
@@ -145,10 +147,6 @@ pub struct Pack {
     generator: BTreeMap<String, TensorData>,
 }
 
-fn f32s(t: TensorData) -> Result<Vec<f32>> {
-    t.convert::<f32>().try_into_vec::<f32>().map_err(|e| Error::Internal(format!("{e:?}")))
-}
-
 fn mean(xs: &[f32]) -> f64 {
     xs.iter().map(|&x| f64::from(x)).sum::<f64>() / xs.len().max(1) as f64
 }
@@ -202,7 +200,7 @@ impl Pack {
         }
         let alpha = model.head.alpha_tensor(&model.trainable.head, &device).into_data();
         // The manifest reports one value: α itself, or the mean of a per-dimension α.
-        let alpha_value = mean(&f32s(alpha.clone())?);
+        let alpha_value = mean(&host_f32s(alpha.clone())?);
         tensors.insert("alpha".into(), alpha);
         let trained = params::collect(&model.bart, true);
         let trained_backbone_params: Vec<String> = trained.keys().cloned().collect();
@@ -282,7 +280,7 @@ impl Pack {
     fn serialize(tensors: &BTreeMap<String, TensorData>) -> Result<Vec<u8>> {
         let tensors: Vec<F32Tensor> = tensors
             .iter()
-            .map(|(n, t)| Ok((n.clone(), f32s(t.clone())?, t.shape().to_vec())))
+            .map(|(n, t)| Ok((n.clone(), host_f32s(t.clone())?, t.shape().to_vec())))
             .collect::<Result<_>>()?;
         f32_safetensors(&tensors, None)
     }
@@ -428,15 +426,13 @@ impl Pack {
             } else {
                 // Write the pack's label rows into the embedding (the one the pack then
                 // restores, as it trained it).
-                let e = bart.shared.val();
-                let [v, d] = e.dims();
-                let mut data = f32s(e.into_data())?;
-                let r = f32s(rows.into_data())?;
-                for (j, &id) in ids.iter().enumerate() {
-                    data[id as usize * d..(id as usize + 1) * d].copy_from_slice(&r[j * d..(j + 1) * d]);
-                }
-                bart.shared =
-                    crate::model::layers::frozen(Tensor::from_data(TensorData::new(data, [v, d]), device));
+                let d = rows.dims()[1];
+                let r = host_f32s(rows.into_data())?;
+                let written = write_rows(
+                    bart.shared.val(),
+                    ids.iter().enumerate().map(|(j, &id)| (id as usize, &r[j * d..(j + 1) * d])),
+                )?;
+                bart.shared = crate::model::layers::frozen(written);
             }
         }
         if !self.manifest.trained_backbone_params.is_empty() {
@@ -459,7 +455,7 @@ impl Pack {
             })
             .map(|t| t.transpose().map(|t| t.map(Param::from_tensor)))
             .collect::<Result<Vec<_>>>()?;
-        let alpha = f32s(self.tensor::<1>("alpha", device)?.into_data())?;
+        let alpha = host_f32s(self.tensor::<1>("alpha", device)?.into_data())?;
         if alpha.len() != 1 && alpha.len() != bb.config.d_model {
             return Err(Error::Pack(format!(
                 "the pack's alpha has {} values; expected 1 or one per hidden dimension ({})",

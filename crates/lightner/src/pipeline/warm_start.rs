@@ -22,6 +22,8 @@ use super::backbone::Backbone;
 use super::pack::Pack;
 use crate::data::LabelSet;
 use crate::error::{Error, Result};
+use crate::model::label_init::write_rows;
+use crate::model::params::host_f32s;
 use crate::model::{LightNer, params};
 use crate::tokenize::{LabelWordMode, LabelWords};
 use burn::module::Param;
@@ -52,7 +54,7 @@ pub struct Lineage {
 }
 
 fn f32s(t: &TensorData) -> Result<Vec<f32>> {
-    t.clone().convert::<f32>().try_into_vec::<f32>().map_err(|e| Error::Internal(format!("{e:?}")))
+    host_f32s(t.clone())
 }
 
 /// Checks, before any training, that `src` can warm-start a model of `spec` on `bb`.
@@ -85,19 +87,8 @@ pub fn check(src: &InitFrom<'_>, bb: &Backbone, spec: &ModelSpec) -> Result<()> 
 fn set_rows(model: &mut LightNer, rows: &[(usize, Vec<f32>)]) -> Result<()> {
     let p = &model.bart.shared;
     let e = p.val();
-    let (grad, device) = (e.is_require_grad(), e.device());
-    let [v, d] = e.dims();
-    let mut data = f32s(&e.into_data())?;
-    for (id, row) in rows {
-        if *id >= v || row.len() != d {
-            return Err(Error::Internal(format!(
-                "label row {id} of width {} in a [{v}, {d}] embedding",
-                row.len()
-            )));
-        }
-        data[id * d..(id + 1) * d].copy_from_slice(row);
-    }
-    let t = Tensor::<2>::from_data(TensorData::new(data, [v, d]), &device).set_require_grad(grad);
+    let grad = e.is_require_grad();
+    let t = write_rows(e, rows.iter().map(|(id, r)| (*id, r.as_slice())))?.set_require_grad(grad);
     model.bart.shared = Param::initialized(p.id, t);
     Ok(())
 }

@@ -6,7 +6,7 @@
 use super::trainer::EpochLog;
 use crate::error::{Error, Result};
 use crate::io::{F32Tensor, f32_safetensors, read_f32_safetensors};
-use crate::model::params::SavedParam;
+use crate::model::params::{SavedParam, host_f32s};
 use burn::module::ParamId;
 use burn::tensor::TensorData;
 use serde::{Deserialize, Serialize};
@@ -35,12 +35,7 @@ pub fn save_params(path: &Path, params: &BTreeMap<String, SavedParam>) -> Result
     let tensors: Vec<F32Tensor> = params
         .iter()
         .map(|(name, p)| {
-            let v = p
-                .data
-                .clone()
-                .convert::<f32>()
-                .try_into_vec::<f32>()
-                .map_err(|e| Error::Internal(format!("{e:?}")))?;
+            let v = host_f32s(p.data.clone())?;
             Ok((name.clone(), v, p.data.shape().to_vec()))
         })
         .collect::<Result<_>>()?;
