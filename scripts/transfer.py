@@ -39,24 +39,21 @@ ROOT = R.ROOT
 ADAPTED = ROOT / ".cache/backbones/minilm-conll"
 SOURCE_PACK = ROOT / ".cache/transfer/conll-prompts.pack"
 
-# Prompt settings of (c) and (e): the lr of results.py's (a), measured there; twice its epochs,
-# because on the adapted backbone the loss was still falling at 30 (issue pilot: MIT-Movie 10-shot
-# 14.5 F1 at 30 epochs, 26.6 at 60).
-PROMPT = {"lr": "5e-4", "batch": 8}
+# Prompt settings of (c) and (e): the lr of results.py's (a), measured there, for 60 epochs on
+# every file. Prompts learn slowly on the adapted backbone: the issue's pilot gave MIT-Movie 10-shot
+# 14.5 F1 at 30 epochs and 26.6 at 60, and a first rule of twice (a)'s epochs (fewer on large files)
+# left ATIS 10-shot at 47.8 F1 after 18 epochs, against 72.0 after 60 (records in
+# docs/transfer-runs/superseded/ and atis-10shot-c-seed1.json).
+PROMPT = {"lr": "5e-4", "batch": 8, "epochs": 60}
 FULL = {"lr": "3e-4", "batch": 4}
 SETTINGS = {
     "c": "prompts on the frozen CoNLL-adapted backbone",
     "d": "CoNLL-adapted backbone, then full fine-tuning",
     "e": "(c) warm-started from a CoNLL prompt pack",
-    # Variants measured where (c) falls far behind (ATIS): not in the default --settings.
+    # A variant measured where (c) falls far behind (ATIS): not in the default --settings.
     "x": "(c) plus the cross-attention (`--also-train encoder_attn`)",
-    "l": "(c) for 60 epochs on every file",
 }
-VARIANTS = ("x", "l")
-
-
-def prompt_epochs(sentences: int) -> int:
-    return min(60, 2 * R.epochs_for(sentences))
+VARIANTS = ("x",)
 
 
 def run_train(args, cmd, pack: Path):
@@ -151,13 +148,11 @@ def run_one(args, dataset, shots, seed, setting, rec: Path):
     if setting == "d":
         hp, epochs, flags = FULL, R.epochs_for(n), ["--full"]
     else:
-        hp, epochs, flags = PROMPT, prompt_epochs(n), []
+        hp, epochs, flags = PROMPT, PROMPT["epochs"], []
     if setting == "e":
         flags = ["--init-from", str(SOURCE_PACK)]
     if setting == "x":
         flags = ["--also-train", "encoder_attn"]
-    if setting == "l":
-        epochs = 60
     cmd = [args.lightner, "--threads", str(args.threads), "train", "--model", args.adapted, "--train", str(train),
            "--test", str(data / "test.txt"), "--labels", dataset, "--out", str(pack), "--epochs", str(epochs),
            "--lr", hp["lr"], "--batch-size", str(hp["batch"]), "--seed", str(seed), "--holdout", "0", *flags]
@@ -180,7 +175,7 @@ def run_tuned(args, dataset, shots, seed, rec: Path):
     train = data / f"{shots}-shot-train.txt"
     n = R.count_sentences(train)
     out = Path(args.work) / (rec.stem + ".tune")
-    epochs = prompt_epochs(n)
+    epochs = PROMPT["epochs"]
     cmd = [args.lightner, "--threads", str(args.threads), "tune", "--model", args.adapted, "--train", str(train),
            "--test", str(data / "test.txt"), "--labels", dataset, "--out", str(out), "--grid", args.alpha_grid,
            "--lr", PROMPT["lr"], "--epochs", str(epochs), "--seeds", str(seed), "--folds", "3", "--jobs", "1",
@@ -210,11 +205,12 @@ def fmt(xs):
 
 def report(args, runs, base):
     src = {f.stem: json.loads(f.read_text()) for f in Path(args.runs).glob("source-*.json")}
-    main_settings = [x for x in args.settings if x not in VARIANTS]
-    want = len(args.datasets) * len(args.shots) * len(args.seeds) * len(main_settings)
-    done = len([r for r in runs if r["setting"] in main_settings])
-    status = (f"**Status: complete** — all {want} runs of (c)–(e)." if done >= want else
-              f"**Status: incomplete** — {done} of {want} runs of (c)–(e) done; `python3 scripts/transfer.py` "
+    cells_of = [(ds, x) for ds in args.datasets for x in args.settings if x not in VARIANTS or ds in args.x_datasets]
+    want = len(cells_of) * len(args.shots) * len(args.seeds)
+    done = len([r for r in runs if (r["dataset"], r["setting"]) in cells_of and r["shots"] in args.shots
+                and r["seed"] in args.seeds])
+    status = (f"**Status: complete** — all {want} runs of (c)–(e) and (x)." if done >= want else
+              f"**Status: incomplete** — {done} of {want} runs of (c)–(e) and (x) done; `python3 scripts/transfer.py` "
               "resumes the study where it stopped.")
     lines = [
         "# Cross-domain transfer: CoNLL-2003 to MIT-Movie, MIT-Restaurant and ATIS",
@@ -270,8 +266,8 @@ def report(args, runs, base):
         "Protocol as in `docs/results.md`: train on the published k-shot file, score once on the full test "
         "set, no dev set, the last epoch kept, greedy constrained decoding, micro-F1 mean ± sample std over "
         "seeds. (a) and (b) are that page's records. (c) and (e) train prompts only (L = 10, P = 800, lr "
-        f"{PROMPT['lr']}, batch {PROMPT['batch']}) for twice (a)'s epochs, at most 60: on the adapted backbone "
-        "the loss was still falling at 30. (d) uses (b)'s settings (lr 3e-4, batch 4). (e) starts its prompts "
+        f"{PROMPT['lr']}, batch {PROMPT['batch']}) for {PROMPT['epochs']} epochs on every file: on the adapted "
+        "backbone prompts learn slowly (see below). (d) uses (b)'s settings (lr 3e-4, batch 4). (e) starts its prompts "
         "and α from the source prompt pack (`train --init-from`); the target's types are not CoNLL's, so "
         "every label row starts from its label words. Pack size: `pack.safetensors` (what a server holds "
         "per domain).",
@@ -312,6 +308,20 @@ def report(args, runs, base):
             lines.append(f"| {r['dataset']} | {r['shots']} | {r['seed']} | ({r['setting']}) {SETTINGS[r['setting']]} | "
                          f"{r['epochs']} | {r['final_loss']:.3f} | {100 * r['test']['f1']:.1f} | {c_txt} | "
                          f"{fmt(b_)} | {r['pack_bytes'] / 1e6:.2f} MB |")
+    old = [json.loads(f.read_text()) for f in sorted((Path(args.runs) / "superseded").glob("*.json"))]
+    if old:
+        lines += ["", "**Epochs matter on the large files.** A first rule gave (c), (e) and (x) twice (a)'s epochs, fewer "
+                  "on large files (18 on ATIS 10-shot, 10 on its 20-shot file); their losses were still far above full "
+                  "fine-tuning's. The same runs for 60 epochs (the rule now), seed by seed (superseded records in "
+                  f"`{os.path.relpath(args.runs, ROOT)}/superseded/`):", "",
+                  "| dataset | shots | seed | setting | first rule: epochs, final loss, F1 | 60 epochs: final loss, F1 |",
+                  "|---|---|---|---|---|---|"]
+        for r in old:
+            now = next((x for x in runs if (x["dataset"], x["shots"], x["setting"], x["seed"])
+                        == (r["dataset"], r["shots"], r["setting"], r["seed"])), None)
+            now_txt = f"{now['final_loss']:.3f}, **{100 * now['test']['f1']:.1f}**" if now else "not run yet"
+            lines.append(f"| {r['dataset']} | {r['shots']} | {r['seed']} | ({r['setting']}) | {r['epochs']}, "
+                         f"{r['final_loss']:.3f}, {100 * r['test']['f1']:.1f} | {now_txt} |")
     tuned = [r for r in runs if r["setting"] == "t"]
     if tuned:
         lines += ["", "**α tuned on the training file** (t): `lightner tune` over α ∈ {" + tuned[0]["alpha_grid"] + "} by "
@@ -363,14 +373,16 @@ NEXT = [
     "",
     "## Where prompts alone fall short, and what comes next",
     "",
-    "ATIS is the exception so far: its 10-shot file holds 79 slot types (`lightner stats --json`), many of "
+    "ATIS is the hard case: its 10-shot file holds 79 slot types (`lightner stats --json`), many of "
     "them fine-grained variants of one another (`fromloc.city_name`, `toloc.city_name`, "
     "`arrive_date.day_name`, ...), which differ by context rather than by the words inside the span, and "
-    "its training files are large (340 to 1,327 sentences), where full fine-tuning has the data to "
-    "move 23 M parameters. CoNLL-2003's four coarse types teach the backbone where entities are, not "
-    "which of 79 slots a city fills. The study's next steps, in this order: finish the three seeds; "
-    "(t), α tuned on the training file; then, where (c) stays behind, prompts plus the cross-attention "
-    "(`--also-train encoder_attn`, about 14 MB a pack on MiniLM) and more epochs for the large files.",
+    "its training files are large (340 to 1,327 sentences). Two measurements on seed 1 point the way "
+    "(tables above): prompts need many more steps on it than the first rule gave them (47.8 F1 after 18 "
+    "epochs, 72.0 after 60, loss 1.02 then 0.67), and training the cross-attention beside the prompts, (x), "
+    "reaches 79.3 in 60 epochs against 80.6 for full fine-tuning, at 14.9 MB a pack instead of 0.7 MB. "
+    "CoNLL-2003's four coarse types teach the backbone where entities are, not which of 79 slots a city "
+    "fills; the cross-attention is where the decoder reads that context. Next, in this order: the three "
+    "seeds at 60 epochs; (x) on every ATIS cell; (t), α tuned on the training file.",
     "",
 ]
 
@@ -416,7 +428,8 @@ def main():
     p.add_argument("--datasets", default="mit-movie,mit-restaurant,atis")
     p.add_argument("--shots", default="10,20,50")
     p.add_argument("--seeds", default="1,2,3")
-    p.add_argument("--settings", default="c,e,d")
+    p.add_argument("--settings", default="c,e,d,x")
+    p.add_argument("--x-datasets", default="atis", help="datasets that also get (x), where (c) falls far behind")
     p.add_argument("--source-epochs", type=int, default=1, help="epochs of the CoNLL prompt pack for (e)")
     p.add_argument("--alpha-grid", default="0.2,0.35,0.5,0.65,0.8", help="alpha values (t) tries")
     p.add_argument("--tune-shots", default="10", help="shot counts of (t)")
@@ -433,6 +446,7 @@ def main():
     args.shots = [int(s) for s in args.shots.split(",")]
     args.seeds = [int(s) for s in args.seeds.split(",")]
     args.settings = args.settings.split(",")
+    args.x_datasets = [x for x in args.x_datasets.split(",") if x]
     args.tune_shots = [int(x) for x in args.tune_shots.split(",") if x]
     args.tune_seeds = [int(x) for x in args.tune_seeds.split(",") if x]
     shard, shards = (int(x) for x in args.shard.split("/"))
@@ -445,11 +459,11 @@ def main():
         # One seed of every cell before the next seed, (c) first: an interrupted study still has
         # the headline column. The CoNLL prompt pack is made by the shard whose turn comes first.
         order = [(seed, k, ds, x) for seed in args.seeds for k in args.shots for ds in args.datasets
-                 for x in args.settings]
+                 for x in args.settings if x not in VARIANTS or ds in args.x_datasets]
         # α tuned on the training file, (t), after the first seed's runs: a grid of 5 values by
         # 3-fold cross-validation costs about 15 trainings.
         tuned = [(seed, k, ds, "t") for seed in args.tune_seeds for k in args.tune_shots for ds in args.datasets]
-        first = len(args.shots) * len(args.datasets) * len(args.settings)
+        first = len([o for o in order if o[0] == args.seeds[0]])
         order = order[:first] + tuned + order[first:]
         mine = [o for i, o in enumerate(order) if i % shards == shard]
         stop = Path(args.work) / "STOP"
