@@ -1,0 +1,36 @@
+//! burn flex's matmul (the `gemm` crate) on the products that dominate a bart-base training step
+//! (batch 16 × 40 tokens = 640 rows, d = 768, FFN 3072): `cargo bench -p lightner --bench matmul`.
+//! Criterion prints FLOP/s as "elements/s" (2·m·n·k per product), the figure to set beside a BLAS
+//! on the same machine (issue: speed; `docs/performance.md`). One thread unless RAYON_NUM_THREADS
+//! says otherwise.
+
+use burn::tensor::{Device, Tensor, TensorData};
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+
+fn tensor(rows: usize, cols: usize) -> Tensor<2> {
+    // A cheap deterministic spread of values; the time does not depend on them.
+    let x: Vec<f32> = (0..rows * cols).map(|i| (i * 7919 % 1000) as f32 / 1000.0 - 0.5).collect();
+    Tensor::from_data(TensorData::new(x, [rows, cols]), &Device::flex())
+}
+
+fn matmul(c: &mut Criterion) {
+    let mut group = c.benchmark_group("matmul f32");
+    group.sample_size(20);
+    // (m, k, n): FFN up, FFN down, a d×d projection, and the weight gradient of FFN up (x^T · dy).
+    for (name, m, k, n) in [
+        ("ffn up 640x768x3072", 640, 768, 3072),
+        ("ffn down 640x3072x768", 640, 3072, 768),
+        ("proj 640x768x768", 640, 768, 768),
+        ("grad 768x640x3072", 768, 640, 3072),
+    ] {
+        let (a, b) = (tensor(m, k), tensor(k, n));
+        group.throughput(Throughput::Elements((2 * m * n * k) as u64));
+        group.bench_function(BenchmarkId::new("burn flex", name), |bch| {
+            bch.iter(|| a.clone().matmul(b.clone()).into_data())
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, matmul);
+criterion_main!(benches);
