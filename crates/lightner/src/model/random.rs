@@ -105,6 +105,7 @@ pub fn random_bart(cfg: &BartConfig, init: RandomInit) -> Vec<HostTensor> {
 
 /// Serialises host tensors as a safetensors file image (f32, little-endian).
 pub fn to_safetensors(tensors: &[HostTensor]) -> Vec<u8> {
-    // Views of tensors we just built cannot fail (shapes and byte lengths agree by construction).
-    crate::io::f32_safetensors(tensors, None).unwrap_or_default()
+    // Views of tensors we just built cannot fail: shapes and byte lengths agree by construction.
+    // An empty file image here would only surface later as a confusing load error.
+    crate::io::f32_safetensors(tensors, None).expect("host tensors built with matching shapes serialise")
 }
