@@ -29,6 +29,7 @@ import os
 import statistics
 import subprocess
 import sys
+import resource
 import time
 from pathlib import Path
 
@@ -58,16 +59,21 @@ VARIANTS = ("x",)
 
 def run_train(args, cmd, pack: Path):
     """Runs one `lightner train` (or `tune`) that writes `pack`, returning (manifest, per-epoch
-    log, wall seconds, 1-minute load average before and after)."""
+    log, and its timing: wall seconds, CPU seconds of the child (user + system, which a paused or
+    niced run does not inflate) and the 1-minute load average before and after)."""
     load_before = os.getloadavg()[0]
+    cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.monotonic()
     proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=R.CHILD_ENV)
     wall = time.monotonic() - start
+    cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)
     if proc.returncode != 0:
         sys.exit(f"run failed ({' '.join(cmd)}):\n{proc.stderr[-3000:]}")
     manifest = json.loads((pack / "manifest.json").read_text())
     log = [json.loads(l) for l in (pack / "metrics.jsonl").read_text().splitlines() if l.strip()]
-    return manifest, log, wall, [load_before, os.getloadavg()[0]]
+    timing = {"wall_seconds": wall, "cpu_seconds": cpu, "load": [load_before, os.getloadavg()[0]]}
+    return manifest, log, timing
 
 
 def code_of(binary: str) -> str:
@@ -78,14 +84,15 @@ def code_of(binary: str) -> str:
     return note.read_text().strip() if note.is_file() else R.code_version()
 
 
-def common_record(args, manifest, log, wall, load, pack: Path):
+def common_record(args, manifest, log, timing, pack: Path):
     return {
         "backbone": manifest["backbone"], "test": manifest["metrics"].get("test"),
-        "train_seconds": sum(e["seconds"] for e in log), "wall_seconds": wall,
+        "train_seconds": sum(e["seconds"] for e in log), "wall_seconds": timing["wall_seconds"],
+        "cpu_seconds": timing["cpu_seconds"],
         "final_loss": log[-1]["loss"] if log else None,
         "pack_bytes": (pack / "pack.safetensors").stat().st_size,
         "threads": args.threads, "glibc_tunables": R.CHILD_ENV["GLIBC_TUNABLES"],
-        "code": code_of(args.lightner), "cpu": R.cpu_name(), "load": load,
+        "code": code_of(args.lightner), "cpu": R.cpu_name(), "load": timing["load"],
         "init_from": manifest.get("init_from"),
     }
 
@@ -110,10 +117,10 @@ def source_pack(args, wait: bool) -> bool:
            "--batch-size", str(PROMPT["batch"]), "--seed", "1", "--holdout", "0", "--keep-generator",
            "--checkpoint", str(SOURCE_PACK) + ".ckpt"]
     print(f"[{time.strftime('%H:%M:%S')}] source prompt pack on CoNLL-2003 ({args.source_epochs} epochs)", flush=True)
-    manifest, log, wall, load = run_train(args, cmd, SOURCE_PACK)
+    manifest, log, timing = run_train(args, cmd, SOURCE_PACK)
     record = {"what": "CoNLL-2003 prompt pack on the adapted backbone", "epochs": args.source_epochs,
               "lr": PROMPT["lr"], "batch_size": PROMPT["batch"], "train_sentences": R.count_sentences(data / "train.txt"),
-              **common_record(args, manifest, log, wall, load, SOURCE_PACK)}
+              **common_record(args, manifest, log, timing, SOURCE_PACK)}
     R.write_atomic(rec, json.dumps(record, indent=1))
     print(f"    CoNLL test micro-F1 {record['test']['f1']:.4f}, training {record['train_seconds']:.0f} s", flush=True)
     return True
@@ -158,14 +165,14 @@ def run_one(args, dataset, shots, seed, setting, rec: Path):
            "--lr", hp["lr"], "--batch-size", str(hp["batch"]), "--seed", str(seed), "--holdout", "0", *flags]
     print(f"[{time.strftime('%H:%M:%S')}] {dataset} {shots}-shot seed {seed} ({setting}): {n} sentences, "
           f"{epochs} epochs", flush=True)
-    manifest, log, wall, load = run_train(args, cmd, pack)
+    manifest, log, timing = run_train(args, cmd, pack)
     record = {"dataset": dataset, "shots": shots, "seed": seed, "setting": setting, "train_sentences": n,
               "epochs": epochs, "lr": hp["lr"], "batch_size": hp["batch"],
-              **common_record(args, manifest, log, wall, load, pack)}
+              **common_record(args, manifest, log, timing, pack)}
     R.write_atomic(rec, json.dumps(record, indent=1))
     subprocess.run(["rm", "-rf", str(pack)], check=True)
     print(f"    test micro-F1 {record['test']['f1']:.4f}, training {record['train_seconds']:.0f} s, "
-          f"wall {wall:.0f} s", flush=True)
+          f"wall {timing['wall_seconds']:.0f} s", flush=True)
 
 
 def run_tuned(args, dataset, shots, seed, rec: Path):
@@ -183,17 +190,17 @@ def run_tuned(args, dataset, shots, seed, rec: Path):
     print(f"[{time.strftime('%H:%M:%S')}] {dataset} {shots}-shot seed {seed} (t): tuning alpha over "
           f"{args.alpha_grid}, 3 folds, {epochs} epochs", flush=True)
     pack = out / "best.pack"
-    manifest, log, wall, load = run_train(args, cmd, pack)
+    manifest, log, timing = run_train(args, cmd, pack)
     trials = [json.loads(l) for l in (out / "trials.jsonl").read_text().splitlines() if l.strip()]
     record = {"dataset": dataset, "shots": shots, "seed": seed, "setting": "t", "train_sentences": n,
               "epochs": epochs, "lr": PROMPT["lr"], "batch_size": PROMPT["batch"], "alpha_grid": args.alpha_grid,
               "alpha": manifest["model"]["alpha"], "trials": [t for t in trials if t.get("kind") != "settings"],
-              "tune_wall_seconds": wall,
-              **common_record(args, manifest, log, wall, load, pack)}
+              "tune_wall_seconds": timing["wall_seconds"],
+              **common_record(args, manifest, log, timing, pack)}
     R.write_atomic(rec, json.dumps(record, indent=1))
     (out / "report.md").exists() and R.write_atomic(rec.with_suffix(".report.md"), (out / "report.md").read_text())
     subprocess.run(["rm", "-rf", str(out)], check=True)
-    print(f"    alpha {manifest['model']['alpha']}, test micro-F1 {record['test']['f1']:.4f}, wall {wall:.0f} s", flush=True)
+    print(f"    alpha {manifest['model']['alpha']}, test micro-F1 {record['test']['f1']:.4f}, wall {timing['wall_seconds']:.0f} s", flush=True)
 
 
 def fmt(xs):
