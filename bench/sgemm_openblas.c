@@ -9,8 +9,8 @@
 #include <time.h>
 static double now(){struct timespec t;clock_gettime(CLOCK_MONOTONIC,&t);return t.tv_sec+t.tv_nsec*1e-9;}
 int main(int argc,char**argv){
-  int shapes[][3]={{640,768,3072},{640,3072,768},{640,768,768},{768,640,3072}};
-  for(int s=0;s<4;s++){int m=shapes[s][0],k=shapes[s][1],n=shapes[s][2];
+  int shapes[][3]={{640,768,3072},{640,3072,768},{640,768,768},{768,640,3072},{16,768,3072},{16,3072,768},{16,768,768}};
+  for(int s=0;s<7;s++){int m=shapes[s][0],k=shapes[s][1],n=shapes[s][2];
     float*a=malloc(sizeof(float)*m*k),*b=malloc(sizeof(float)*k*n),*c=malloc(sizeof(float)*m*n);
     for(long i=0;i<(long)m*k;i++)a[i]=(i%7)*0.1f; for(long i=0;i<(long)k*n;i++)b[i]=(i%5)*0.1f;
     cblas_sgemm(CblasRowMajor,CblasNoTrans,CblasNoTrans,m,n,k,1,a,k,b,n,0,c,n);

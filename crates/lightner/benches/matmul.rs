@@ -1,5 +1,5 @@
 //! burn flex's matmul (the `gemm` crate) on the products that dominate a bart-base training step
-//! (batch 16 × 40 tokens = 640 rows, d = 768, FFN 3072): `cargo bench -p lightner --bench matmul`.
+//! (batch 16 × 40 tokens = 640 rows, d = 768, FFN 3072) and a greedy decoding step (16 rows): `cargo bench -p lightner --bench matmul`.
 //! Criterion prints FLOP/s as "elements/s" (2·m·n·k per product), the figure to set beside a BLAS
 //! on the same machine (issue: speed; `docs/performance.md`). One thread unless RAYON_NUM_THREADS
 //! says otherwise.
@@ -22,6 +22,10 @@ fn matmul(c: &mut Criterion) {
         ("ffn down 640x3072x768", 640, 3072, 768),
         ("proj 640x768x768", 640, 768, 768),
         ("grad 768x640x3072", 768, 640, 3072),
+        // One greedy decoding step of 16 sentences: 16 rows against the same weights.
+        ("decode up 16x768x3072", 16, 768, 3072),
+        ("decode down 16x3072x768", 16, 3072, 768),
+        ("decode proj 16x768x768", 16, 768, 768),
     ] {
         let (a, b) = (tensor(m, k), tensor(k, n));
         group.throughput(Throughput::Elements((2 * m * n * k) as u64));

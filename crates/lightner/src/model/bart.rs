@@ -8,12 +8,12 @@
 
 use super::attention::{Attention, Prefix};
 use super::config::BartConfig;
+use super::kernels::gelu;
 use super::layers::{Linear, VarView, dropout, frozen, load_layer_norm, load_linear};
 use super::weights::Weights;
 use crate::error::Result;
 use burn::module::{Module, Param};
 use burn::nn::LayerNorm;
-use burn::tensor::activation::gelu;
 use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
 
 /// The frozen backbone.

@@ -7,6 +7,7 @@ pub mod batch;
 pub mod bert2bert;
 pub mod config;
 pub mod device;
+pub mod kernels;
 pub mod label_init;
 pub mod layers;
 pub mod lightner;

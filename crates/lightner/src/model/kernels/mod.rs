@@ -1,0 +1,166 @@
+//! Our own operations on burn flex, each with its backward, where a profile showed burn's
+//! composition or scalar kernel to be a bottleneck (`docs/performance.md`). They plug into burn
+//! as a backend extension: `Flex` runs the kernel, `Autodiff<Flex>` records a node whose backward
+//! is written here. On any other device (a CUDA build) the wrappers fall back to burn's own
+//! operation, so results differ only by rounding.
+//!
+//! - [`gelu`]: exact GELU, forward and backward vectorised ([`erf`]); burn flex calls a scalar
+//!   `erff` per element.
+
+pub mod erf;
+
+use burn::backend::autodiff::NodeId;
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind, unary};
+use burn::backend::flex::FlexTensor;
+use burn::backend::ops::ActivationOps;
+use burn::backend::tensor::FloatTensor;
+use burn::backend::{Autodiff, Backend, DispatchDevice, Flex, backend_extension};
+use burn::tensor::{DType, Device, Tensor, TensorData};
+
+/// The operations of this module, as a burn backend extension.
+#[backend_extension(Flex, Autodiff)]
+pub trait Kernels: Backend {
+    /// Exact (erf) GELU.
+    fn gelu_exact(x: FloatTensor<Self>) -> FloatTensor<Self>;
+}
+
+/// Whether `device` runs on burn flex (directly or under autodiff).
+fn is_flex(device: &Device) -> bool {
+    match device.as_dispatch() {
+        DispatchDevice::Flex(_) => true,
+        DispatchDevice::Autodiff(a) => matches!(a.clone().inner(), DispatchDevice::Flex(_)),
+        #[allow(unreachable_patterns)]
+        _ => false,
+    }
+}
+
+/// Exact GELU, `x·Φ(x)`, as `torch.nn.functional.gelu` (HF's `"gelu"`).
+pub fn gelu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    if !is_flex(&x.device()) {
+        return burn::tensor::activation::gelu(x);
+    }
+    Tensor::from_dispatch(<burn::backend::Dispatch as Kernels>::gelu_exact(x.into_dispatch()))
+}
+
+/// Applies `f` to the f32 elements of `x` (made contiguous), into a new tensor of its shape.
+fn map_f32(x: &FlexTensor, f: impl FnOnce(&[f32], &mut [f32])) -> FlexTensor {
+    let x = x.to_contiguous();
+    let shape = x.layout().shape().clone();
+    let input: &[f32] = x.storage();
+    let mut out = vec![0.0f32; input.len()];
+    f(input, &mut out);
+    FlexTensor::from_data(TensorData::new(out, shape))
+}
+
+fn flex_gelu(x: FlexTensor) -> FlexTensor {
+    if x.dtype() != DType::F32 {
+        return Flex::gelu(x);
+    }
+    map_f32(&x, erf::gelu_slice)
+}
+
+fn flex_gelu_backward(x: FlexTensor, grad: FlexTensor) -> FlexTensor {
+    if x.dtype() != DType::F32 || grad.dtype() != DType::F32 {
+        return Flex::gelu_backward(x, grad);
+    }
+    let grad = grad.to_contiguous();
+    map_f32(&x, |x, out| erf::gelu_backward_slice(x, grad.storage(), out))
+}
+
+impl Kernels for Flex {
+    fn gelu_exact(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        flex_gelu(x)
+    }
+}
+
+impl<C: CheckpointStrategy> Kernels for Autodiff<Flex, C> {
+    fn gelu_exact(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        #[derive(Debug)]
+        struct GeluBackward;
+
+        impl Backward<Flex, 1> for GeluBackward {
+            /// The input, kept for the derivative.
+            type State = NodeId;
+
+            fn backward(
+                self,
+                ops: Ops<Self::State, 1>,
+                grads: &mut Gradients,
+                checkpointer: &mut Checkpointer,
+            ) {
+                let input: FlexTensor = checkpointer.retrieve_node_output(ops.state);
+                unary::<Flex, _>(ops.parents, ops.node, grads, |grad| flex_gelu_backward(input, grad));
+            }
+        }
+
+        match GeluBackward.prepare::<C>([x.node()]).compute_bound().stateful() {
+            OpsKind::Tracked(mut prep) => {
+                let state = prep.checkpoint(&x);
+                prep.finish(state, flex_gelu(x.primitive().clone()))
+            }
+            OpsKind::UnTracked(prep) => prep.finish(flex_gelu(x.into_primitive())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::activation;
+
+    fn values(n: usize) -> Vec<f32> {
+        (0..n).map(|i| ((i * 7919) % 2000) as f32 / 200.0 - 5.0).collect()
+    }
+
+    fn close(a: &[f32], b: &[f32], tol: f32) {
+        assert_eq!(a.len(), b.len());
+        for (i, (x, y)) in a.iter().zip(b).enumerate() {
+            assert!((x - y).abs() <= tol * (1.0 + y.abs()), "element {i}: {x} vs {y}");
+        }
+    }
+
+    fn host<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+        crate::model::params::host_f32s(t.into_data()).expect("f32 data")
+    }
+
+    #[test]
+    fn gelu_equals_burns_on_flex() {
+        let device = Device::flex();
+        let x = Tensor::<3>::from_data(TensorData::new(values(2 * 5 * 3000), [2, 5, 3000]), &device);
+        close(&host(gelu(x.clone())), &host(activation::gelu(x.clone())), 3e-7);
+        // A transposed (non-contiguous) input gives the transposed result.
+        let t = x.clone().swap_dims(1, 2);
+        close(&host(gelu(t.clone())), &host(activation::gelu(t)), 3e-7);
+    }
+
+    #[test]
+    fn gelu_gradient_equals_burns() {
+        let device = Device::flex().autodiff();
+        let data = TensorData::new(values(4 * 4100), [4, 4100]);
+        let w = Tensor::<2>::from_data(
+            TensorData::new(values(4 * 4100).iter().map(|v| v * 0.3).collect::<Vec<_>>(), [4, 4100]),
+            &device,
+        );
+        let grad_of = |ours: bool| {
+            let x = Tensor::<2>::from_data(data.clone(), &device).require_grad();
+            let y = if ours { gelu(x.clone()) } else { activation::gelu(x.clone()) };
+            // A weighted sum, so that the incoming gradient is not all ones.
+            let grads = (y.clone() * w.clone()).sum().backward();
+            (host(y), host(x.grad(&grads).expect("x has a gradient")))
+        };
+        let (y_ours, g_ours) = grad_of(true);
+        let (y_burn, g_burn) = grad_of(false);
+        close(&y_ours, &y_burn, 3e-7);
+        close(&g_ours, &g_burn, 3e-7);
+    }
+
+    #[test]
+    fn untracked_input_takes_the_plain_path() {
+        let device = Device::flex().autodiff();
+        let x = Tensor::<1>::from_data(TensorData::new(values(100), [100]), &device);
+        close(&host(gelu(x.clone())), &host(activation::gelu(x)), 3e-7);
+    }
+}
