@@ -115,11 +115,18 @@ mod tests {
         (0..n).map(|i| ((i * 7919) % 2000) as f32 / 200.0 - 5.0).collect()
     }
 
-    fn close(a: &[f32], b: &[f32], tol: f32) {
+    /// `a` and `b` agree within `tol·scale[i]` at every element.
+    fn close(a: &[f32], b: &[f32], scale: &[f32], tol: f32) {
         assert_eq!(a.len(), b.len());
         for (i, (x, y)) in a.iter().zip(b).enumerate() {
-            assert!((x - y).abs() <= tol * (1.0 + y.abs()), "element {i}: {x} vs {y}");
+            assert!((x - y).abs() <= tol * scale[i], "element {i}: {x} vs {y}");
         }
+    }
+
+    /// Both implementations are accurate to a few f32 roundings of x (burn's through `erff`, ours
+    /// through a fitted rational), so they agree within a small multiple of 1 + |x|.
+    fn gelu_scale(x: &[f32]) -> Vec<f32> {
+        x.iter().map(|v| 1.0 + v.abs()).collect()
     }
 
     fn host<const D: usize>(t: Tensor<D>) -> Vec<f32> {
@@ -130,10 +137,12 @@ mod tests {
     fn gelu_equals_burns_on_flex() {
         let device = Device::flex();
         let x = Tensor::<3>::from_data(TensorData::new(values(2 * 5 * 3000), [2, 5, 3000]), &device);
-        close(&host(gelu(x.clone())), &host(activation::gelu(x.clone())), 3e-7);
+        let scale = gelu_scale(&host(x.clone()));
+        close(&host(gelu(x.clone())), &host(activation::gelu(x.clone())), &scale, 5e-7);
         // A transposed (non-contiguous) input gives the transposed result.
         let t = x.clone().swap_dims(1, 2);
-        close(&host(gelu(t.clone())), &host(activation::gelu(t)), 3e-7);
+        let scale = gelu_scale(&host(t.clone()));
+        close(&host(gelu(t.clone())), &host(activation::gelu(t)), &scale, 5e-7);
     }
 
     #[test]
@@ -153,14 +162,17 @@ mod tests {
         };
         let (y_ours, g_ours) = grad_of(true);
         let (y_burn, g_burn) = grad_of(false);
-        close(&y_ours, &y_burn, 3e-7);
-        close(&g_ours, &g_burn, 3e-7);
+        let x = values(4 * 4100);
+        close(&y_ours, &y_burn, &gelu_scale(&x), 5e-7);
+        // The incoming gradient is w, up to 1.5 in magnitude.
+        let scale: Vec<f32> = x.iter().map(|v| 1.5 * (1.0 + v.abs())).collect();
+        close(&g_ours, &g_burn, &scale, 5e-7);
     }
 
     #[test]
     fn untracked_input_takes_the_plain_path() {
         let device = Device::flex().autodiff();
         let x = Tensor::<1>::from_data(TensorData::new(values(100), [100]), &device);
-        close(&host(gelu(x.clone())), &host(activation::gelu(x)), 3e-7);
+        close(&host(gelu(x.clone())), &host(activation::gelu(x)), &gelu_scale(&values(100)), 5e-7);
     }
 }
