@@ -418,12 +418,16 @@ ANCHORS = [
 def every_run(args, runs):
     out = ["## Every run", "",
            f"Records: `{os.path.relpath(args.runs, ROOT)}/DATASET-Kshot-SETTING-seedS.json`.", "",
-           "| dataset | shots | setting | seed | F1 | epochs | training | final loss | pack | load | cpu |",
-           "|---|---|---|---|---|---|---|---|---|---|---|"]
+           "`training` is the sum of the epochs' wall times; `CPU` is the process's user + system time, recorded "
+           "since 2026-12-06 (a run paused for a timed benchmark, or sharing its core, has a longer wall time "
+           "but the same CPU time).", "",
+           "| dataset | shots | setting | seed | F1 | epochs | training | CPU | final loss | pack | load | cpu |",
+           "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     order = {d: i for i, d in enumerate(args.datasets)}
     for r in sorted(runs, key=lambda r: (order.get(r["dataset"], 99), r["shots"], r["setting"], r["seed"])):
+        cpu_time = f"{r['cpu_seconds']:.0f} s" if r.get("cpu_seconds") else "—"
         out.append(f"| {r['dataset']} | {r['shots']} | ({r['setting']}) | {r['seed']} | {100 * r['test']['f1']:.1f} | "
-                   f"{r['epochs']} | {r['train_seconds']:.0f} s | {r['final_loss']:.4f} | "
+                   f"{r['epochs']} | {r['train_seconds']:.0f} s | {cpu_time} | {r['final_loss']:.4f} | "
                    f"{r['pack_bytes'] / 1e6:.2f} MB | {max(r['load']):.1f} | {r['cpu']} |")
     return out
 
