@@ -97,7 +97,7 @@ impl Registry {
             if self.packs.get(name).is_some_and(|p| p.stamp == stamp) {
                 continue;
             }
-            let entry = self.load(name, path, stamp);
+            let entry = self.load_guarded(name, path, stamp);
             log.push(entry.log_line(name));
             self.packs.insert(name.clone(), entry);
         }
@@ -109,7 +109,7 @@ impl Registry {
                 .cloned()
                 .collect();
             for (name, path) in waiting {
-                let entry = self.load(&name, &path, manifest_stamp(&path));
+                let entry = self.load_guarded(&name, &path, manifest_stamp(&path));
                 if !entry.backbone_missing {
                     log.push(entry.log_line(&name));
                 }
@@ -123,6 +123,32 @@ impl Registry {
             log.push(format!("pack {name}: removed"));
         }
         log
+    }
+
+    /// [`Self::load`], with a panic inside the model (a damaged pack that passed the file checks)
+    /// turned into an unavailable pack: one bad folder must not take the server down.
+    fn load_guarded(&mut self, name: &str, dir: &Path, stamp: Option<String>) -> Entry {
+        let loaded =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.load(name, dir, stamp.clone())));
+        loaded.unwrap_or_else(|_| Entry {
+            stamp,
+            info: PackInfo {
+                name: name.to_string(),
+                status: "unavailable",
+                reason: Some(format!(
+                    "{}: the model failed while loading this pack (a damaged or hand-edited file?); \
+                     retrain it or copy it again",
+                    dir.display()
+                )),
+                labels: vec![],
+                alpha: None,
+                backbone: None,
+                metrics: serde_json::Value::Null,
+                size_bytes: folder_size(dir),
+            },
+            predictor: None,
+            backbone_missing: false,
+        })
     }
 
     fn load(&mut self, name: &str, dir: &Path, stamp: Option<String>) -> Entry {
