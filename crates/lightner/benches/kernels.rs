@@ -1,13 +1,16 @@
 //! The element-wise kernels of a training step, forward + backward on an autodiff device, at the
 //! bart-base shape (batch 16 × 40 tokens, d = 768): LayerNorm over `[640, 768]`, the attention
 //! softmax over `[16, 12, 40, 50]` and GELU over `[640, 3072]`, burn's against ours
-//! (`lightner::model::kernels`) where we have one.
+//! (`lightner::model::kernels`) where we have one. Then the linear layers of a greedy decoding
+//! step (16 rows), burn's against `kernels::linear`: each shape alone, and the 48 products of one
+//! bart-base decoder step in turn (weights then come from memory, as when decoding).
 //! `cargo bench -p lightner --bench kernels`.
 
-use burn::nn::LayerNormConfig;
+use burn::module::Param;
+use burn::nn::{LayerNormConfig, Linear};
 use burn::tensor::activation::{gelu, softmax};
 use burn::tensor::{Device, Tensor, TensorData};
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use lightner::model::kernels;
 
 fn tensor<const D: usize>(dims: [usize; D], device: &Device) -> Tensor<D> {
@@ -43,6 +46,42 @@ fn kernels(c: &mut Criterion) {
     let xs: Vec<f32> = (0..640 * 3072).map(|i| (i % 1000) as f32 / 100.0 - 5.0).collect();
     let mut ys = vec![0.0f32; xs.len()];
     group.bench_function("gelu 640x3072 slice", |b| b.iter(|| kernels::erf::gelu_slice(&xs, &mut ys)));
+    group.finish();
+
+    // One decoder layer's products in a greedy step: q, k, v, out (self), q, out (cross), fc1, fc2.
+    let layer_shapes =
+        [(768, 768), (768, 768), (768, 768), (768, 768), (768, 768), (768, 768), (768, 3072), (3072, 768)];
+    let linear = |d_in: usize, d_out: usize| Linear {
+        weight: Param::from_tensor(tensor([d_in, d_out], &flex).mul_scalar(0.01)),
+        bias: Some(Param::from_tensor(tensor([d_out], &flex))),
+    };
+    let rows = 16;
+    let mut group = c.benchmark_group("decode linear");
+    group.sample_size(20);
+    for (d_in, d_out) in [(768, 768), (768, 3072), (3072, 768)] {
+        let (l, x) = (linear(d_in, d_out), tensor([rows, 1, d_in], &flex));
+        let name = format!("{rows}x{d_in}x{d_out}");
+        group.throughput(Throughput::Elements((2 * rows * d_in * d_out) as u64));
+        group
+            .bench_function(BenchmarkId::new("burn", &name), |b| b.iter(|| l.forward(x.clone()).into_data()));
+        group.bench_function(BenchmarkId::new("ours", &name), |b| {
+            b.iter(|| kernels::linear(&l, x.clone()).into_data())
+        });
+    }
+    let step: Vec<(Linear, Tensor<3>)> = (0..6)
+        .flat_map(|_| layer_shapes)
+        .map(|(d_in, d_out)| (linear(d_in, d_out), tensor([rows, 1, d_in], &flex)))
+        .collect();
+    let flops: usize = (0..6).flat_map(|_| layer_shapes).map(|(i, o)| 2 * rows * i * o).sum();
+    group.throughput(Throughput::Elements(flops as u64));
+    group.bench_function(BenchmarkId::new("burn", "decoder step, 48 products"), |b| {
+        b.iter(|| step.iter().map(|(l, x)| l.forward(x.clone()).into_data().num_elements()).sum::<usize>())
+    });
+    group.bench_function(BenchmarkId::new("ours", "decoder step, 48 products"), |b| {
+        b.iter(|| {
+            step.iter().map(|(l, x)| kernels::linear(l, x.clone()).into_data().num_elements()).sum::<usize>()
+        })
+    });
     group.finish();
 }
 

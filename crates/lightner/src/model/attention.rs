@@ -2,6 +2,7 @@
 //! the projected ones, never projected themselves and never masked (docs/deepke.md §5.3, HF BART's
 //! `BartAttention` as modified by DeepKE's modeling_bart.py).
 
+use super::kernels::linear;
 use super::layers::{Linear, VarView, dropout, load_linear};
 use crate::error::Result;
 use burn::module::Module;
@@ -47,7 +48,7 @@ impl Attention {
 
     /// Projected keys and values of `z` (`[B, S, d]`), each `[B, H, S, d_h]`.
     pub fn key_value(&self, z: Tensor<3>) -> (Tensor<4>, Tensor<4>) {
-        (self.split(self.k_proj.forward(z.clone())), self.split(self.v_proj.forward(z)))
+        (self.split(linear(&self.k_proj, z.clone())), self.split(linear(&self.v_proj, z)))
     }
 
     /// Prepends a prefix (broadcast over the batch) to projected keys/values.
@@ -78,7 +79,7 @@ impl Attention {
     ) -> Tensor<3> {
         let [b, t, d] = x.dims();
         let dh = d / self.heads;
-        let q = self.split(self.q_proj.forward(x)).mul_scalar((dh as f64).powf(-0.5));
+        let q = self.split(linear(&self.q_proj, x)).mul_scalar((dh as f64).powf(-0.5));
         let mut scores = q.matmul(k.swap_dims(2, 3));
         if let Some(m) = mask {
             let [_, _, tq, kk] = scores.dims();
@@ -88,7 +89,7 @@ impl Attention {
             scores = scores.mask_fill(m, f32::MIN);
         }
         let ctx = dropout(softmax(scores, 3), drop, drop > 0.0).matmul(v);
-        self.out_proj.forward(ctx.swap_dims(1, 2).reshape([b, t, d]))
+        linear(&self.out_proj, ctx.swap_dims(1, 2).reshape([b, t, d]))
     }
 }
 

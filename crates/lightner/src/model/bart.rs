@@ -8,7 +8,7 @@
 
 use super::attention::{Attention, Prefix};
 use super::config::BartConfig;
-use super::kernels::gelu;
+use super::kernels::{gelu, linear};
 use super::layers::{Linear, VarView, dropout, frozen, load_layer_norm, load_linear};
 use super::weights::Weights;
 use crate::error::Result;
@@ -81,8 +81,8 @@ impl Dropouts {
 
     /// HF's feed-forward block: `fc2(dropout(gelu(fc1(x))))`, then the hidden dropout.
     fn ffn(&self, fc1: &Linear, fc2: &Linear, x: Tensor<3>) -> Tensor<3> {
-        let h = dropout(gelu(fc1.forward(x)), self.activation, self.on);
-        self.hidden(fc2.forward(h))
+        let h = dropout(gelu(linear(fc1, x)), self.activation, self.on);
+        self.hidden(linear(fc2, h))
     }
 }
 

@@ -3,6 +3,7 @@
 //! named by where their prefixes are used (DeepKE's names are permuted, docs/deepke.md §5.2).
 
 use super::attention::Prefix;
+use super::kernels::linear;
 use super::layers::VarView;
 use super::random::Normal;
 use crate::error::Result;
@@ -93,7 +94,7 @@ impl PromptGenerator {
     pub fn prefixes(&self) -> Vec<Prefix> {
         let e = self.embedding.val();
         let [l, d] = e.dims();
-        let x = self.mlp2.forward(self.mlp0.forward(e).tanh());
+        let x = linear(&self.mlp2, linear(&self.mlp0, e).tanh());
         let (h, dh) = (self.heads, d / self.heads);
         let x = x.reshape([l, 2 * self.layers, h, dh]);
         let part =

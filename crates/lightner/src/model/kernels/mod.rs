@@ -6,8 +6,12 @@
 //!
 //! - [`gelu`]: exact GELU, forward and backward vectorised ([`erf`]); burn flex calls a scalar
 //!   `erff` per element.
+//! - [`linear`]: the linear layers of a decoding step (a few rows each), reading the weight in
+//!   blocks of whole rows ([`skinny`]). Inference only: under autodiff it is burn's own linear, so
+//!   training is unchanged.
 
 pub mod erf;
+pub mod skinny;
 
 use burn::backend::autodiff::NodeId;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
@@ -15,9 +19,10 @@ use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind, unary};
 use burn::backend::flex::FlexTensor;
-use burn::backend::ops::ActivationOps;
+use burn::backend::ops::{ActivationOps, ModuleOps};
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, Backend, DispatchDevice, Flex, backend_extension};
+use burn::nn::Linear;
 use burn::tensor::{DType, Device, Tensor, TensorData};
 
 /// The operations of this module, as a burn backend extension.
@@ -25,6 +30,8 @@ use burn::tensor::{DType, Device, Tensor, TensorData};
 pub trait Kernels: Backend {
     /// Exact (erf) GELU.
     fn gelu_exact(x: FloatTensor<Self>) -> FloatTensor<Self>;
+    /// `x·w + bias` (`x` `[..., k]`, `w` `[k, n]`, `bias` `[n]`) for few rows of `x`.
+    fn linear_rows(x: FloatTensor<Self>, w: FloatTensor<Self>, bias: FloatTensor<Self>) -> FloatTensor<Self>;
 }
 
 /// Whether `device` runs on burn flex (directly or under autodiff).
@@ -43,6 +50,50 @@ pub fn gelu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
         return burn::tensor::activation::gelu(x);
     }
     Tensor::from_dispatch(<burn::backend::Dispatch as Kernels>::gelu_exact(x.into_dispatch()))
+}
+
+/// `layer.forward(x)`. On plain flex (inference) a decoding step — one position per sequence,
+/// `x` `[B, 1, d]`, whatever B — or one small matrix (`[rows ≤ skinny::MAX_ROWS, d]`, the prompt
+/// MLP) goes through [`skinny::linear_rows`]; everything else, and everything under autodiff,
+/// through burn's own linear. The choice depends on the shape of one sequence, never on how many
+/// share the batch, so a sentence is tagged the same alone or batched, bit for bit. Results
+/// differ from burn's only by the order of the sums.
+pub fn linear<const D: usize>(layer: &Linear, x: Tensor<D>) -> Tensor<D> {
+    let plain_flex = matches!(x.device().as_dispatch(), DispatchDevice::Flex(_));
+    match &layer.bias {
+        Some(bias) if plain_flex && takes_skinny(&x.dims()) => {
+            Tensor::from_dispatch(<burn::backend::Dispatch as Kernels>::linear_rows(
+                x.into_dispatch(),
+                layer.weight.val().into_dispatch(),
+                bias.val().into_dispatch(),
+            ))
+        }
+        _ => layer.forward(x),
+    }
+}
+
+/// Whether [`linear`] takes the skinny kernel for an input of shape `dims` (see there).
+fn takes_skinny(dims: &[usize]) -> bool {
+    match dims.len() {
+        2 => dims[0] <= skinny::MAX_ROWS,
+        d if d >= 3 => dims[d - 2] == 1,
+        _ => false,
+    }
+}
+
+fn flex_linear_rows(x: FlexTensor, w: FlexTensor, bias: FlexTensor) -> FlexTensor {
+    let (xs, ws) = (x.layout().shape().clone(), w.layout().shape().clone());
+    let f32s = [&x, &w, &bias].iter().all(|t| t.dtype() == DType::F32);
+    if !f32s || ws.len() != 2 || xs.is_empty() || xs[xs.len() - 1] != ws[0] {
+        return Flex::linear(x, w, Some(bias));
+    }
+    let (k, n) = (ws[0], ws[1]);
+    let m = xs.iter().product::<usize>() / k.max(1);
+    let (x, w, bias) = (x.to_contiguous(), w.to_contiguous(), bias.to_contiguous());
+    let out = skinny::linear_rows(x.storage(), m, w.storage(), k, n, bias.storage());
+    let mut dims: Vec<usize> = xs.to_vec();
+    *dims.last_mut().expect("x has a last axis") = n;
+    FlexTensor::from_data(TensorData::new(out, dims))
 }
 
 /// Applies `f` to the f32 elements of `x` (made contiguous), into a new tensor of its shape.
@@ -74,6 +125,10 @@ impl Kernels for Flex {
     fn gelu_exact(x: FloatTensor<Self>) -> FloatTensor<Self> {
         flex_gelu(x)
     }
+
+    fn linear_rows(x: FloatTensor<Self>, w: FloatTensor<Self>, bias: FloatTensor<Self>) -> FloatTensor<Self> {
+        flex_linear_rows(x, w, bias)
+    }
 }
 
 impl<C: CheckpointStrategy> Kernels for Autodiff<Flex, C> {
@@ -103,6 +158,11 @@ impl<C: CheckpointStrategy> Kernels for Autodiff<Flex, C> {
             }
             OpsKind::UnTracked(prep) => prep.finish(flex_gelu(x.into_primitive())),
         }
+    }
+
+    /// Training keeps burn's linear and its backward ([`linear`] never routes autodiff here).
+    fn linear_rows(x: FloatTensor<Self>, w: FloatTensor<Self>, bias: FloatTensor<Self>) -> FloatTensor<Self> {
+        <Self as ModuleOps<Self>>::linear(x, w, Some(bias))
     }
 }
 
@@ -174,5 +234,65 @@ mod tests {
         let device = Device::flex().autodiff();
         let x = Tensor::<1>::from_data(TensorData::new(values(100), [100]), &device);
         close(&host(gelu(x.clone())), &host(activation::gelu(x)), &gelu_scale(&values(100)), 5e-7);
+    }
+
+    /// A linear layer whose weight and bias are `values` scaled down, on `device`.
+    fn layer(d_in: usize, d_out: usize, device: &Device) -> Linear {
+        let w: Vec<f32> = values(d_in * d_out).iter().map(|v| v * 0.01).collect();
+        let b: Vec<f32> = values(d_out).iter().map(|v| v * 0.1).collect();
+        Linear {
+            weight: burn::module::Param::from_tensor(Tensor::from_data(
+                TensorData::new(w, [d_in, d_out]),
+                device,
+            )),
+            bias: Some(burn::module::Param::from_tensor(Tensor::from_data(
+                TensorData::new(b, [d_out]),
+                device,
+            ))),
+        }
+    }
+
+    #[test]
+    fn linear_equals_burns_in_decoding_steps_and_elsewhere() {
+        let device = Device::flex();
+        let l = layer(300, 70, &device);
+        // [5, 1, 300] is a decoding step (the kernel), [2, 40, 300] is not (burn's product);
+        // both must equal burn's.
+        for dims in [[5, 1, 300], [2, 40, 300]] {
+            let x = Tensor::<3>::from_data(TensorData::new(values(dims.iter().product()), dims), &device);
+            let ours = host(linear(&l, x.clone()));
+            let burns = host(l.forward(x));
+            // Terms up to 5·0.05 = 0.25 in magnitude, 300 of them: a few f32 roundings of ~10.
+            close(&ours, &burns, &vec![1.0; ours.len()], 1e-5);
+        }
+        // A non-contiguous input (a transposed view) gives the same rows.
+        let x = Tensor::<2>::from_data(TensorData::new(values(300 * 4), [300, 4]), &device).transpose();
+        let ours = host(linear(&l, x.clone()));
+        close(&ours, &host(l.forward(x)), &vec![1.0; ours.len()], 1e-5);
+    }
+
+    #[test]
+    fn a_decoding_step_gives_each_sentence_the_same_bits_in_any_batch() {
+        let device = Device::flex();
+        let l = layer(300, 70, &device);
+        // 40 sequences take the same path as one (more than skinny::MAX_ROWS rows in all).
+        let all = Tensor::<3>::from_data(TensorData::new(values(40 * 300), [40, 1, 300]), &device);
+        let batched = host(linear(&l, all.clone()));
+        for r in [0, 17, 39] {
+            let one = host(linear(&l, all.clone().narrow(0, r, 1)));
+            assert_eq!(one, batched[r * 70..(r + 1) * 70], "sequence {r}");
+        }
+    }
+
+    #[test]
+    fn linear_under_autodiff_is_burns_with_its_gradient() {
+        let device = Device::flex().autodiff();
+        let l = layer(50, 20, &device);
+        let x = Tensor::<2>::from_data(TensorData::new(values(4 * 50), [4, 50]), &device).require_grad();
+        let y = linear(&l, x.clone());
+        let grads = y.clone().sum().backward();
+        let z = l.forward(x.clone());
+        assert_eq!(host(y), host(z), "autodiff takes burn's path, bit for bit");
+        assert!(x.grad(&grads).is_some(), "the input receives a gradient");
     }
 }

@@ -1,0 +1,230 @@
+//! `x·W + b` for few rows of `x`: one decoding step multiplies 16 or so decoder states by every
+//! weight matrix of the decoder. There the `gemm` crate behind burn flex reaches about a third of
+//! this core's peak, because it walks the weight `[k, n]` column panel by column panel, each panel
+//! a stride-`n` stream the prefetchers do not follow (`docs/performance.md`, "Decoding").
+//!
+//! This kernel reads the weight in blocks of whole rows instead — `kb` consecutive rows are one
+//! contiguous stretch of memory — and keeps the `[m, n]` result in cache between blocks. Within a
+//! block, a register tile of up to 6 rows × 2 vectors accumulates with fused multiply-adds
+//! ([`pulp`] picks AVX2+FMA, AVX-512 or plain code at run time; no `unsafe` here).
+//!
+//! Each result element is `b[j] + Σ_k x[r,k]·W[k,j]` summed in increasing `k`, whatever `m` and
+//! the thread count: a row's result does not depend on the rows beside it (batched = single).
+
+use pulp::{Arch, Simd, WithSimd};
+use rayon::prelude::*;
+
+/// Rows up to which a lone matrix (not a decoding step) takes [`linear_rows`]: it beats burn flex's
+/// product up to about 48 rows on an AVX2 core (1.5× at 16), and falls behind from 64
+/// (`docs/performance.md`). Decoding steps take it at any row count, for the reason given at
+/// `kernels::linear`.
+pub const MAX_ROWS: usize = 32;
+
+/// Register tile height: 6 rows × 2 vectors = 12 accumulators, plus two weight vectors and a
+/// broadcast, fit the 16 vector registers of AVX2.
+const TILE_ROWS: usize = 6;
+
+/// Weight rows per block: few rows keep every column panel's stream short when `m` is tiny (the
+/// product is then bound by memory), more rows amortise reloading the accumulators when it is not.
+fn block_rows(m: usize) -> usize {
+    (4 * m).clamp(8, 256)
+}
+
+/// `x` `[m, k]` (row-major) times `w` `[k, n]` plus `bias` `[n]`, as a new `[m, n]`. Column ranges
+/// run on the current rayon pool's threads.
+pub fn linear_rows(x: &[f32], m: usize, w: &[f32], k: usize, n: usize, bias: &[f32]) -> Vec<f32> {
+    assert_eq!(x.len(), m * k, "x is [m, k]");
+    assert_eq!(w.len(), k * n, "w is [k, n]");
+    assert_eq!(bias.len(), n, "bias is [n]");
+    // x transposed to [k, m]: one weight row's multipliers are then adjacent.
+    let mut xt = vec![0.0f32; k * m];
+    for (r, row) in x.chunks_exact(k.max(1)).enumerate() {
+        for (kk, &v) in row.iter().enumerate() {
+            xt[kk * m + r] = v;
+        }
+    }
+    // Column ranges of whole 32-column panels (a multiple of either vector width), one per thread.
+    let threads = rayon::current_num_threads().max(1);
+    let panels = n.div_ceil(32);
+    let per = panels.div_ceil(threads).max(1) * 32;
+    let ranges: Vec<(usize, usize)> = (0..n).step_by(per).map(|c| (c, (c + per).min(n))).collect();
+    if ranges.len() <= 1 {
+        let mut out = vec![0.0f32; m * n];
+        columns(&xt, m, w, n, bias, 0, n, &mut out);
+        return out;
+    }
+    let parts: Vec<Vec<f32>> = ranges
+        .par_iter()
+        .map(|&(c0, c1)| {
+            let mut part = vec![0.0f32; m * (c1 - c0)];
+            columns(&xt, m, w, n, bias, c0, c1, &mut part);
+            part
+        })
+        .collect();
+    let mut out = vec![0.0f32; m * n];
+    for (&(c0, c1), part) in ranges.iter().zip(&parts) {
+        let width = c1 - c0;
+        for (r, src) in part.chunks_exact(width).enumerate() {
+            out[r * n + c0..r * n + c1].copy_from_slice(src);
+        }
+    }
+    out
+}
+
+/// Columns `c0..c1` of the product into `out` (`[m, c1 − c0]`).
+#[allow(clippy::too_many_arguments)]
+fn columns(xt: &[f32], m: usize, w: &[f32], n: usize, bias: &[f32], c0: usize, c1: usize, out: &mut [f32]) {
+    let width = c1 - c0;
+    for row in out.chunks_exact_mut(width) {
+        row.copy_from_slice(&bias[c0..c1]);
+    }
+    Arch::new().dispatch(Columns { xt, m, w, n, c0, width, kb: block_rows(m), out });
+}
+
+/// The SIMD body of [`columns`], compiled once per instruction set by [`pulp`].
+struct Columns<'a> {
+    xt: &'a [f32],
+    m: usize,
+    w: &'a [f32],
+    n: usize,
+    c0: usize,
+    width: usize,
+    kb: usize,
+    out: &'a mut [f32],
+}
+
+impl WithSimd for Columns<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: Simd>(self, simd: S) {
+        let Columns { xt, m, w, n, c0, width, kb, out } = self;
+        let nr = 2 * S::F32_LANES;
+        let full = width / nr * nr;
+        for (xb, wb) in xt.chunks(kb * m).zip(w.chunks(kb * n)) {
+            let b = Block { xb, m, wb, n, ld: width };
+            for j in (0..full).step_by(nr) {
+                let mut r0 = 0;
+                while r0 < m {
+                    let rows = (m - r0).min(TILE_ROWS);
+                    match rows {
+                        6 => tile::<S, 6>(simd, &b, out, c0 + j, j, r0),
+                        5 => tile::<S, 5>(simd, &b, out, c0 + j, j, r0),
+                        4 => tile::<S, 4>(simd, &b, out, c0 + j, j, r0),
+                        3 => tile::<S, 3>(simd, &b, out, c0 + j, j, r0),
+                        2 => tile::<S, 2>(simd, &b, out, c0 + j, j, r0),
+                        _ => tile::<S, 1>(simd, &b, out, c0 + j, j, r0),
+                    }
+                    r0 += rows;
+                }
+            }
+            // Columns past the last whole panel, one at a time, in the same k order.
+            for j in full..width {
+                for r in 0..m {
+                    let mut acc = out[r * width + j];
+                    for (xr, wr) in xb.chunks_exact(m).zip(wb.chunks_exact(n)) {
+                        acc = xr[r].mul_add(wr[c0 + j], acc);
+                    }
+                    out[r * width + j] = acc;
+                }
+            }
+        }
+    }
+}
+
+/// One block of weight rows: `xb` its multipliers (`[kb, m]`), `wb` the rows (`[kb, n]`); `ld`
+/// is the row stride of the result.
+struct Block<'a> {
+    xb: &'a [f32],
+    m: usize,
+    wb: &'a [f32],
+    n: usize,
+    ld: usize,
+}
+
+/// Adds the block's contribution to result rows `r0..r0 + R`, columns `j..j + 2·lanes` (weight
+/// columns `wj..`), accumulating in registers.
+#[inline(always)]
+fn tile<S: Simd, const R: usize>(simd: S, b: &Block<'_>, out: &mut [f32], wj: usize, j: usize, r0: usize) {
+    let nr = 2 * S::F32_LANES;
+    let mut acc = [[simd.splat_f32s(0.0); 2]; R];
+    for (r, a) in acc.iter_mut().enumerate() {
+        let (o, _) = S::as_simd_f32s(&out[(r0 + r) * b.ld + j..][..nr]);
+        *a = [o[0], o[1]];
+    }
+    for (xr, wr) in b.xb.chunks_exact(b.m).zip(b.wb.chunks_exact(b.n)) {
+        let (wv, _) = S::as_simd_f32s(&wr[wj..wj + nr]);
+        let (w0, w1) = (wv[0], wv[1]);
+        let xv: &[f32; R] = xr[r0..r0 + R].try_into().expect("a tile's rows lie inside x");
+        for (a, &x) in acc.iter_mut().zip(xv) {
+            let x = simd.splat_f32s(x);
+            a[0] = simd.mul_add_e_f32s(x, w0, a[0]);
+            a[1] = simd.mul_add_e_f32s(x, w1, a[1]);
+        }
+    }
+    for (r, a) in acc.iter().enumerate() {
+        let (o, _) = S::as_mut_simd_f32s(&mut out[(r0 + r) * b.ld + j..][..nr]);
+        o[0] = a[0];
+        o[1] = a[1];
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values(n: usize, seed: usize) -> Vec<f32> {
+        (0..n).map(|i| (((i + seed) * 7919) % 2001) as f32 / 1000.0 - 1.0).collect()
+    }
+
+    /// The product in f64, summed in the same order.
+    fn reference(x: &[f32], m: usize, w: &[f32], k: usize, n: usize, bias: &[f32]) -> Vec<f64> {
+        let mut out = vec![0.0f64; m * n];
+        for r in 0..m {
+            for j in 0..n {
+                out[r * n + j] = bias[j] as f64
+                    + (0..k).map(|kk| x[r * k + kk] as f64 * w[kk * n + j] as f64).sum::<f64>();
+            }
+        }
+        out
+    }
+
+    /// Within a few roundings of the f64 product: each of the k terms is at most 1 in magnitude,
+    /// so the f32 sum's error is bounded by about k·2⁻²⁴ (plus the bias).
+    fn check(m: usize, k: usize, n: usize) {
+        let (x, w, b) = (values(m * k, 1), values(k * n, 2), values(n, 3));
+        let got = linear_rows(&x, m, &w, k, n, &b);
+        let want = reference(&x, m, &w, k, n, &b);
+        let tol = (k as f64 + 1.0) * 2f64.powi(-23);
+        for (i, (g, e)) in got.iter().zip(&want).enumerate() {
+            assert!((*g as f64 - e).abs() <= tol, "m {m} k {k} n {n}, element {i}: {g} vs {e}");
+        }
+    }
+
+    #[test]
+    fn equals_the_f64_product_on_every_shape_class() {
+        // Rows below, at and past a register tile; columns with and without a partial panel;
+        // depths below and past a block.
+        for m in [1, 2, 5, 6, 7, 13, 16, 32] {
+            for (k, n) in [(1, 1), (3, 17), (40, 48), (300, 100), (768, 64), (9, 33)] {
+                check(m, k, n);
+            }
+        }
+    }
+
+    #[test]
+    fn a_row_does_not_depend_on_its_neighbours_or_the_thread_count() {
+        let (m, k, n) = (13, 517, 203);
+        let (x, w, b) = (values(m * k, 4), values(k * n, 5), values(n, 6));
+        let all = linear_rows(&x, m, &w, k, n, &b);
+        for r in 0..m {
+            let one = linear_rows(&x[r * k..(r + 1) * k], 1, &w, k, n, &b);
+            assert_eq!(one, all[r * n..(r + 1) * n], "row {r}: batched differs from single");
+        }
+        for threads in [1, 2, 3] {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("a pool");
+            let got = pool.install(|| linear_rows(&x, m, &w, k, n, &b));
+            assert_eq!(got, all, "{threads} threads");
+        }
+    }
+}
