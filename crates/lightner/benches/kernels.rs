@@ -3,7 +3,9 @@
 //! softmax over `[16, 12, 40, 50]` and GELU over `[640, 3072]`, burn's against ours
 //! (`lightner::model::kernels`) where we have one. Then the linear layers of a greedy decoding
 //! step (16 rows), burn's against `kernels::linear`: each shape alone, and the 48 products of one
-//! bart-base decoder step in turn (weights then come from memory, as when decoding).
+//! bart-base decoder step in turn (weights then come from memory, as when decoding). Last, one
+//! decoding step's cross-attention (16 sentences × 12 heads, one query over 50 keys), burn's
+//! composition against `kernels::attend_one`.
 //! `cargo bench -p lightner --bench kernels`.
 
 use burn::module::Param;
@@ -81,6 +83,26 @@ fn kernels(c: &mut Criterion) {
         b.iter(|| {
             step.iter().map(|(l, x)| kernels::linear(l, x.clone()).into_data().num_elements()).sum::<usize>()
         })
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group("decode attention");
+    group.sample_size(30);
+    let (q, k, v) =
+        (tensor([16, 12, 1, 64], &flex), tensor([16, 12, 50, 64], &flex), tensor([16, 12, 50, 64], &flex));
+    let hidden: Vec<bool> = (0..16 * 50).map(|i| i % 50 >= 45).collect();
+    let mask = Tensor::<4, burn::tensor::Bool>::from_data(TensorData::new(hidden, [16, 1, 1, 50]), &flex);
+    group.bench_function("16x12 heads, 1 query x 50 keys, composed", |b| {
+        b.iter(|| {
+            let s = q
+                .clone()
+                .matmul(k.clone().swap_dims(2, 3))
+                .mask_fill(mask.clone().expand([16, 12, 1, 50]), f32::MIN);
+            softmax(s, 3).matmul(v.clone()).into_data()
+        })
+    });
+    group.bench_function("16x12 heads, 1 query x 50 keys, ours", |b| {
+        b.iter(|| kernels::attend_one(q.clone(), k.clone(), v.clone(), Some(mask.clone())).into_data())
     });
     group.finish();
 }

@@ -2,7 +2,7 @@
 //! the projected ones, never projected themselves and never masked (docs/deepke.md §5.3, HF BART's
 //! `BartAttention` as modified by DeepKE's modeling_bart.py).
 
-use super::kernels::linear;
+use super::kernels::{attend_one, attends_in_one_pass, linear};
 use super::layers::{Linear, VarView, dropout, load_linear};
 use crate::error::Result;
 use burn::module::Module;
@@ -80,6 +80,11 @@ impl Attention {
         let [b, t, d] = x.dims();
         let dh = d / self.heads;
         let q = self.split(linear(&self.q_proj, x)).mul_scalar((dh as f64).powf(-0.5));
+        // A decoding step's attention in one pass per head (no dropout: inference only).
+        if drop == 0.0 && attends_in_one_pass(&q.device(), t) {
+            let ctx = attend_one(q, k, v, mask);
+            return linear(&self.out_proj, ctx.swap_dims(1, 2).reshape([b, t, d]));
+        }
         let mut scores = q.matmul(k.swap_dims(2, 3));
         if let Some(m) = mask {
             let [_, _, tq, kk] = scores.dims();

@@ -53,7 +53,7 @@ fn erf(z: f32) -> f32 {
 /// (Cody and Waite) so that n·ln2 loses nothing. Below −87, where e^y leaves the normal f32
 /// range, the result is 0.
 #[inline(always)]
-fn exp(y: f32) -> f32 {
+pub(crate) fn exp(y: f32) -> f32 {
     const LOG2_E: f32 = std::f32::consts::LOG2_E;
     const LN2_HI: f32 = 0.693_359_4; // 0.693359375: few mantissa bits, so n·LN2_HI is exact
     const LN2_LO: f32 = -2.121_944_4e-4;

@@ -9,7 +9,10 @@
 //! - [`linear`]: the linear layers of a decoding step (a few rows each), reading the weight in
 //!   blocks of whole rows ([`skinny`]). Inference only: under autodiff it is burn's own linear, so
 //!   training is unchanged.
+//! - [`attend_one`]: the attention of a decoding step (one query per sequence) in one pass per
+//!   head ([`attend`]). Inference only, like [`linear`].
 
+pub mod attend;
 pub mod erf;
 pub mod skinny;
 
@@ -21,9 +24,9 @@ use burn::backend::autodiff::ops::{Backward, Ops, OpsKind, unary};
 use burn::backend::flex::FlexTensor;
 use burn::backend::ops::{ActivationOps, ModuleOps};
 use burn::backend::tensor::FloatTensor;
-use burn::backend::{Autodiff, Backend, DispatchDevice, Flex, backend_extension};
+use burn::backend::{Autodiff, AutodiffBackend, Backend, DispatchDevice, Flex, backend_extension};
 use burn::nn::Linear;
-use burn::tensor::{DType, Device, Tensor, TensorData};
+use burn::tensor::{Bool, DType, Device, Tensor, TensorData};
 
 /// The operations of this module, as a burn backend extension.
 #[backend_extension(Flex, Autodiff)]
@@ -32,6 +35,14 @@ pub trait Kernels: Backend {
     fn gelu_exact(x: FloatTensor<Self>) -> FloatTensor<Self>;
     /// `x·w + bias` (`x` `[..., k]`, `w` `[k, n]`, `bias` `[n]`) for few rows of `x`.
     fn linear_rows(x: FloatTensor<Self>, w: FloatTensor<Self>, bias: FloatTensor<Self>) -> FloatTensor<Self>;
+    /// Attention of `q` `[B, H, 1, dh]` over `k`, `v` `[B, H, K, dh]`, keys hidden where `hidden`
+    /// `[B, 1, 1, K]` is non-zero.
+    fn attend_one(
+        q: FloatTensor<Self>,
+        k: FloatTensor<Self>,
+        v: FloatTensor<Self>,
+        hidden: FloatTensor<Self>,
+    ) -> FloatTensor<Self>;
 }
 
 /// Whether `device` runs on burn flex (directly or under autodiff).
@@ -70,6 +81,48 @@ pub fn linear<const D: usize>(layer: &Linear, x: Tensor<D>) -> Tensor<D> {
         }
         _ => layer.forward(x),
     }
+}
+
+/// Whether attention of `t` query positions per sequence on `device` runs through [`attend_one`]:
+/// a decoding step (`t` = 1) on plain flex. Like [`linear`]'s choice, it never depends on the
+/// batch.
+pub fn attends_in_one_pass(device: &Device, t: usize) -> bool {
+    t == 1 && matches!(device.as_dispatch(), DispatchDevice::Flex(_))
+}
+
+/// `softmax(q·kᵀ, hiding keys where `mask` is true)·v` for `q` `[B, H, 1, dh]` (already scaled),
+/// `k`, `v` `[B, H, K, dh]` and `mask` `[B, 1, 1, K]`, in one pass per head ([`attend`]). Only
+/// where [`attends_in_one_pass`] says so; its result carries no gradient.
+pub fn attend_one(q: Tensor<4>, k: Tensor<4>, v: Tensor<4>, mask: Option<Tensor<4, Bool>>) -> Tensor<4> {
+    let [b, _, n, _] = k.dims();
+    let hidden = match mask {
+        Some(m) => m.float(),
+        None => Tensor::<4>::zeros([b, 1, 1, n], &q.device()),
+    };
+    Tensor::from_dispatch(<burn::backend::Dispatch as Kernels>::attend_one(
+        q.into_dispatch(),
+        k.into_dispatch(),
+        v.into_dispatch(),
+        hidden.into_dispatch(),
+    ))
+}
+
+fn flex_attend_one(q: FlexTensor, k: FlexTensor, v: FlexTensor, hidden: FlexTensor) -> FlexTensor {
+    let dims = |t: &FlexTensor| t.layout().shape().to_vec();
+    let (qs, ks, vs, hs) = (dims(&q), dims(&k), dims(&v), dims(&hidden));
+    let f32s = [&q, &k, &v, &hidden].iter().all(|t| t.dtype() == DType::F32);
+    let (b, h, n, dh) = (ks[0], ks[1], ks[2], ks[3]);
+    // The wrapper's shapes; anything else is a caller's bug, answered with an empty result
+    // rather than a read out of bounds.
+    let shaped = f32s && qs == [b, h, 1, dh] && vs == ks && (hs == [b, 1, 1, n]);
+    let out = if shaped {
+        let (q, k, v, hidden) =
+            (q.to_contiguous(), k.to_contiguous(), v.to_contiguous(), hidden.to_contiguous());
+        attend::attend_one(q.storage(), k.storage(), v.storage(), hidden.storage(), [b, h, n, dh])
+    } else {
+        vec![f32::NAN; qs.iter().product()]
+    };
+    FlexTensor::from_data(TensorData::new(out, qs))
 }
 
 /// Whether [`linear`] takes the skinny kernel for an input of shape `dims` (see there).
@@ -129,6 +182,15 @@ impl Kernels for Flex {
     fn linear_rows(x: FloatTensor<Self>, w: FloatTensor<Self>, bias: FloatTensor<Self>) -> FloatTensor<Self> {
         flex_linear_rows(x, w, bias)
     }
+
+    fn attend_one(
+        q: FloatTensor<Self>,
+        k: FloatTensor<Self>,
+        v: FloatTensor<Self>,
+        hidden: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        flex_attend_one(q, k, v, hidden)
+    }
 }
 
 impl<C: CheckpointStrategy> Kernels for Autodiff<Flex, C> {
@@ -163,6 +225,18 @@ impl<C: CheckpointStrategy> Kernels for Autodiff<Flex, C> {
     /// Training keeps burn's linear and its backward ([`linear`] never routes autodiff here).
     fn linear_rows(x: FloatTensor<Self>, w: FloatTensor<Self>, bias: FloatTensor<Self>) -> FloatTensor<Self> {
         <Self as ModuleOps<Self>>::linear(x, w, Some(bias))
+    }
+
+    /// Never routed here ([`attends_in_one_pass`] is false under autodiff); computed on the inner
+    /// tensors, without a gradient, should a caller do it anyway.
+    fn attend_one(
+        q: FloatTensor<Self>,
+        k: FloatTensor<Self>,
+        v: FloatTensor<Self>,
+        hidden: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        let inner = |t: FloatTensor<Self>| <Self as AutodiffBackend>::inner(t);
+        <Self as AutodiffBackend>::from_inner(flex_attend_one(inner(q), inner(k), inner(v), inner(hidden)))
     }
 }
 

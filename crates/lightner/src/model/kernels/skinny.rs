@@ -36,13 +36,6 @@ pub fn linear_rows(x: &[f32], m: usize, w: &[f32], k: usize, n: usize, bias: &[f
     assert_eq!(x.len(), m * k, "x is [m, k]");
     assert_eq!(w.len(), k * n, "w is [k, n]");
     assert_eq!(bias.len(), n, "bias is [n]");
-    // x transposed to [k, m]: one weight row's multipliers are then adjacent.
-    let mut xt = vec![0.0f32; k * m];
-    for (r, row) in x.chunks_exact(k.max(1)).enumerate() {
-        for (kk, &v) in row.iter().enumerate() {
-            xt[kk * m + r] = v;
-        }
-    }
     // Column ranges of whole 32-column panels (a multiple of either vector width), one per thread.
     let threads = rayon::current_num_threads().max(1);
     let panels = n.div_ceil(32);
@@ -50,14 +43,14 @@ pub fn linear_rows(x: &[f32], m: usize, w: &[f32], k: usize, n: usize, bias: &[f
     let ranges: Vec<(usize, usize)> = (0..n).step_by(per).map(|c| (c, (c + per).min(n))).collect();
     if ranges.len() <= 1 {
         let mut out = vec![0.0f32; m * n];
-        columns(&xt, m, w, n, bias, 0, n, &mut out);
+        columns(x, m, k, w, n, bias, 0, n, &mut out);
         return out;
     }
     let parts: Vec<Vec<f32>> = ranges
         .par_iter()
         .map(|&(c0, c1)| {
             let mut part = vec![0.0f32; m * (c1 - c0)];
-            columns(&xt, m, w, n, bias, c0, c1, &mut part);
+            columns(x, m, k, w, n, bias, c0, c1, &mut part);
             part
         })
         .collect();
@@ -73,18 +66,29 @@ pub fn linear_rows(x: &[f32], m: usize, w: &[f32], k: usize, n: usize, bias: &[f
 
 /// Columns `c0..c1` of the product into `out` (`[m, c1 − c0]`).
 #[allow(clippy::too_many_arguments)]
-fn columns(xt: &[f32], m: usize, w: &[f32], n: usize, bias: &[f32], c0: usize, c1: usize, out: &mut [f32]) {
+fn columns(
+    x: &[f32],
+    m: usize,
+    k: usize,
+    w: &[f32],
+    n: usize,
+    bias: &[f32],
+    c0: usize,
+    c1: usize,
+    out: &mut [f32],
+) {
     let width = c1 - c0;
     for row in out.chunks_exact_mut(width) {
         row.copy_from_slice(&bias[c0..c1]);
     }
-    Arch::new().dispatch(Columns { xt, m, w, n, c0, width, kb: block_rows(m), out });
+    Arch::new().dispatch(Columns { x, m, k, w, n, c0, width, kb: block_rows(m), out });
 }
 
 /// The SIMD body of [`columns`], compiled once per instruction set by [`pulp`].
 struct Columns<'a> {
-    xt: &'a [f32],
+    x: &'a [f32],
     m: usize,
+    k: usize,
     w: &'a [f32],
     n: usize,
     c0: usize,
@@ -98,11 +102,11 @@ impl WithSimd for Columns<'_> {
 
     #[inline(always)]
     fn with_simd<S: Simd>(self, simd: S) {
-        let Columns { xt, m, w, n, c0, width, kb, out } = self;
+        let Columns { x, m, k, w, n, c0, width, kb, out } = self;
         let nr = 2 * S::F32_LANES;
         let full = width / nr * nr;
-        for (xb, wb) in xt.chunks(kb * m).zip(w.chunks(kb * n)) {
-            let b = Block { xb, m, wb, n, ld: width };
+        for (blk, wb) in w.chunks(kb * n).enumerate() {
+            let b = Block { x, k, k0: blk * kb, len: wb.len() / n, wb, n, ld: width };
             for j in (0..full).step_by(nr) {
                 let mut r0 = 0;
                 while r0 < m {
@@ -121,9 +125,10 @@ impl WithSimd for Columns<'_> {
             // Columns past the last whole panel, one at a time, in the same k order.
             for j in full..width {
                 for r in 0..m {
+                    let xr = b.row(r);
                     let mut acc = out[r * width + j];
-                    for (xr, wr) in xb.chunks_exact(m).zip(wb.chunks_exact(n)) {
-                        acc = xr[r].mul_add(wr[c0 + j], acc);
+                    for (xv, wr) in xr.iter().zip(wb.chunks_exact(n)) {
+                        acc = xv.mul_add(wr[c0 + j], acc);
                     }
                     out[r * width + j] = acc;
                 }
@@ -132,14 +137,23 @@ impl WithSimd for Columns<'_> {
     }
 }
 
-/// One block of weight rows: `xb` its multipliers (`[kb, m]`), `wb` the rows (`[kb, n]`); `ld`
-/// is the row stride of the result.
+/// One block of weight rows `k0..k0 + len`: `wb` those rows (`[len, n]`), `x` all of `x`
+/// (`[m, k]`, row-major); `ld` is the row stride of the result.
 struct Block<'a> {
-    xb: &'a [f32],
-    m: usize,
+    x: &'a [f32],
+    k: usize,
+    k0: usize,
+    len: usize,
     wb: &'a [f32],
     n: usize,
     ld: usize,
+}
+
+impl Block<'_> {
+    /// Row `r` of `x` over this block's depth: the multipliers of its weight rows.
+    fn row(&self, r: usize) -> &[f32] {
+        &self.x[r * self.k + self.k0..][..self.len]
+    }
 }
 
 /// Adds the block's contribution to result rows `r0..r0 + R`, columns `j..j + 2·lanes` (weight
@@ -152,12 +166,13 @@ fn tile<S: Simd, const R: usize>(simd: S, b: &Block<'_>, out: &mut [f32], wj: us
         let (o, _) = S::as_simd_f32s(&out[(r0 + r) * b.ld + j..][..nr]);
         *a = [o[0], o[1]];
     }
-    for (xr, wr) in b.xb.chunks_exact(b.m).zip(b.wb.chunks_exact(b.n)) {
+    // The tile's rows of x: each weight row's multipliers are one element of each.
+    let xs: [&[f32]; R] = std::array::from_fn(|r| b.row(r0 + r));
+    for (i, wr) in b.wb.chunks_exact(b.n).enumerate() {
         let (wv, _) = S::as_simd_f32s(&wr[wj..wj + nr]);
         let (w0, w1) = (wv[0], wv[1]);
-        let xv: &[f32; R] = xr[r0..r0 + R].try_into().expect("a tile's rows lie inside x");
-        for (a, &x) in acc.iter_mut().zip(xv) {
-            let x = simd.splat_f32s(x);
+        for (a, xr) in acc.iter_mut().zip(&xs) {
+            let x = simd.splat_f32s(xr[i]);
             a[0] = simd.mul_add_e_f32s(x, w0, a[0]);
             a[1] = simd.mul_add_e_f32s(x, w1, a[1]);
         }
