@@ -32,6 +32,23 @@ pub struct PackInfo {
     pub size_bytes: u64,
 }
 
+impl PackInfo {
+    /// Pack `name` (`size_bytes` on disk) as unavailable for `reason`, knowing nothing of its
+    /// manifest yet; `Registry::load` fills both in as far as it gets.
+    fn unavailable(name: &str, size_bytes: u64, reason: Option<String>) -> Self {
+        Self {
+            name: name.to_string(),
+            status: "unavailable",
+            reason,
+            labels: vec![],
+            alpha: None,
+            backbone: None,
+            metrics: serde_json::Value::Null,
+            size_bytes,
+        }
+    }
+}
+
 struct Entry {
     /// Hash of `manifest.json` when loaded: a replaced pack has another manifest (its checksum
     /// of the tensors changes with it).
@@ -132,37 +149,22 @@ impl Registry {
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.load(name, dir, stamp.clone())));
         loaded.unwrap_or_else(|_| Entry {
             stamp,
-            info: PackInfo {
-                name: name.to_string(),
-                status: "unavailable",
-                reason: Some(format!(
+            info: PackInfo::unavailable(
+                name,
+                folder_size(dir),
+                Some(format!(
                     "{}: the model failed while loading this pack (a damaged or hand-edited file?); \
                      retrain it or copy it again",
                     dir.display()
                 )),
-                labels: vec![],
-                alpha: None,
-                backbone: None,
-                metrics: serde_json::Value::Null,
-                size_bytes: folder_size(dir),
-            },
+            ),
             predictor: None,
             backbone_missing: false,
         })
     }
 
     fn load(&mut self, name: &str, dir: &Path, stamp: Option<String>) -> Entry {
-        let size_bytes = folder_size(dir);
-        let mut info = PackInfo {
-            name: name.to_string(),
-            status: "unavailable",
-            reason: None,
-            labels: vec![],
-            alpha: None,
-            backbone: None,
-            metrics: serde_json::Value::Null,
-            size_bytes,
-        };
+        let mut info = PackInfo::unavailable(name, folder_size(dir), None);
         let pack = match Pack::load(dir) {
             Ok(p) => p,
             Err(e) => {
