@@ -160,17 +160,22 @@ def run_one(args, dataset, shots, seed, setting, rec: Path):
         flags = ["--init-from", str(SOURCE_PACK)]
     if setting == "x":
         flags = ["--also-train", "encoder_attn"]
+    # A checkpoint after every epoch: a run cut short (a session's end, a reboot) resumes where it
+    # stopped instead of starting over. Its times then cover the last stretch only (`resumed`).
+    ckpt = Path(args.work) / (rec.stem + ".ckpt")
+    resumed = ckpt.exists()
     cmd = [args.lightner, "--threads", str(args.threads), "train", "--model", args.adapted, "--train", str(train),
            "--test", str(data / "test.txt"), "--labels", dataset, "--out", str(pack), "--epochs", str(epochs),
-           "--lr", hp["lr"], "--batch-size", str(hp["batch"]), "--seed", str(seed), "--holdout", "0", *flags]
+           "--lr", hp["lr"], "--batch-size", str(hp["batch"]), "--seed", str(seed), "--holdout", "0", *flags,
+           "--checkpoint", str(ckpt)]
     print(f"[{time.strftime('%H:%M:%S')}] {dataset} {shots}-shot seed {seed} ({setting}): {n} sentences, "
           f"{epochs} epochs", flush=True)
     manifest, log, timing = run_train(args, cmd, pack)
     record = {"dataset": dataset, "shots": shots, "seed": seed, "setting": setting, "train_sentences": n,
-              "epochs": epochs, "lr": hp["lr"], "batch_size": hp["batch"],
+              "epochs": epochs, "lr": hp["lr"], "batch_size": hp["batch"], "resumed": resumed,
               **common_record(args, manifest, log, timing, pack)}
     R.write_atomic(rec, json.dumps(record, indent=1))
-    subprocess.run(["rm", "-rf", str(pack)], check=True)
+    subprocess.run(["rm", "-rf", str(pack), str(ckpt)], check=True)
     print(f"    test micro-F1 {record['test']['f1']:.4f}, training {record['train_seconds']:.0f} s, "
           f"wall {timing['wall_seconds']:.0f} s", flush=True)
 
