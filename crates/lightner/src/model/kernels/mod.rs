@@ -96,7 +96,8 @@ pub fn attends_in_one_pass(device: &Device, t: usize) -> bool {
 pub fn attend_one(q: Tensor<4>, k: Tensor<4>, v: Tensor<4>, mask: Option<Tensor<4, Bool>>) -> Tensor<4> {
     let [b, _, n, _] = k.dims();
     let hidden = match mask {
-        Some(m) => m.float(),
+        // A mask broadcast over the batch is made whole here: the kernel reads one row per sequence.
+        Some(m) => m.float().expand([b, 1, 1, n]),
         None => Tensor::<4>::zeros([b, 1, 1, n], &q.device()),
     };
     Tensor::from_dispatch(<burn::backend::Dispatch as Kernels>::attend_one(
@@ -112,8 +113,8 @@ fn flex_attend_one(q: FlexTensor, k: FlexTensor, v: FlexTensor, hidden: FlexTens
     let (qs, ks, vs, hs) = (dims(&q), dims(&k), dims(&v), dims(&hidden));
     let f32s = [&q, &k, &v, &hidden].iter().all(|t| t.dtype() == DType::F32);
     let (b, h, n, dh) = (ks[0], ks[1], ks[2], ks[3]);
-    // The wrapper's shapes; anything else is a caller's bug, answered with an empty result
-    // rather than a read out of bounds.
+    // The wrapper's shapes; anything else is a caller's bug, answered with NaN rather than a
+    // read out of bounds.
     let shaped = f32s && qs == [b, h, 1, dh] && vs == ks && (hs == [b, 1, 1, n]);
     let out = if shaped {
         let (q, k, v, hidden) =
@@ -368,5 +369,22 @@ mod tests {
         let z = l.forward(x.clone());
         assert_eq!(host(y), host(z), "autodiff takes burn's path, bit for bit");
         assert!(x.grad(&grads).is_some(), "the input receives a gradient");
+    }
+
+    #[test]
+    fn attend_one_equals_burns_composition_with_a_broadcast_mask() {
+        let device = Device::flex();
+        let t = |dims: [usize; 4], scale: f32| {
+            let v: Vec<f32> = values(dims.iter().product()).iter().map(|x| x * scale).collect();
+            Tensor::<4>::from_data(TensorData::new(v, dims), &device)
+        };
+        let (q, k, v) = (t([3, 4, 1, 8], 0.1), t([3, 4, 9, 8], 0.1), t([3, 4, 9, 8], 0.2));
+        // One mask row for every sequence, hiding keys 2 and 7.
+        let hide: Vec<bool> = (0..9).map(|j| j == 2 || j == 7).collect();
+        let mask = Tensor::<4, Bool>::from_data(TensorData::new(hide, [1, 1, 1, 9]), &device);
+        let ours = host(attend_one(q.clone(), k.clone(), v.clone(), Some(mask.clone())));
+        let scores = q.matmul(k.swap_dims(2, 3)).mask_fill(mask.expand([3, 4, 1, 9]), f32::MIN);
+        let burns = host(burn::tensor::activation::softmax(scores, 3).matmul(v));
+        close(&ours, &burns, &vec![1.0; ours.len()], 1e-6);
     }
 }
