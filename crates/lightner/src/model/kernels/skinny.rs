@@ -15,7 +15,7 @@ use pulp::{Arch, Simd, WithSimd};
 use rayon::prelude::*;
 
 /// Rows up to which a lone matrix (not a decoding step) takes [`linear_rows`]: it beats burn flex's
-/// product up to about 48 rows on an AVX2 core (1.5× at 16), and falls behind from 64
+/// product up to about 48 rows on an AVX2 core (1.2 to 1.5× at 16), and falls behind from 64
 /// (`docs/performance.md`). Decoding steps take it at any row count, for the reason given at
 /// `kernels::linear`.
 pub const MAX_ROWS: usize = 32;
@@ -36,6 +36,9 @@ pub fn linear_rows(x: &[f32], m: usize, w: &[f32], k: usize, n: usize, bias: &[f
     assert_eq!(x.len(), m * k, "x is [m, k]");
     assert_eq!(w.len(), k * n, "w is [k, n]");
     assert_eq!(bias.len(), n, "bias is [n]");
+    if m == 0 || n == 0 {
+        return vec![0.0f32; m * n];
+    }
     // Column ranges of whole 32-column panels (a multiple of either vector width), one per thread.
     let threads = rayon::current_num_threads().max(1);
     let panels = n.div_ceil(32);
@@ -210,6 +213,7 @@ mod tests {
         let (x, w, b) = (values(m * k, 1), values(k * n, 2), values(n, 3));
         let got = linear_rows(&x, m, &w, k, n, &b);
         let want = reference(&x, m, &w, k, n, &b);
+        assert_eq!(got.len(), m * n, "m {m} k {k} n {n}: the result is [m, n]");
         let tol = (k as f64 + 1.0) * 2f64.powi(-23);
         for (i, (g, e)) in got.iter().zip(&want).enumerate() {
             assert!((*g as f64 - e).abs() <= tol, "m {m} k {k} n {n}, element {i}: {g} vs {e}");
@@ -221,7 +225,7 @@ mod tests {
         // Rows below, at and past a register tile; columns with and without a partial panel;
         // depths below and past a block.
         for m in [1, 2, 5, 6, 7, 13, 16, 32] {
-            for (k, n) in [(1, 1), (3, 17), (40, 48), (300, 100), (768, 64), (9, 33)] {
+            for (k, n) in [(1, 1), (3, 17), (40, 48), (300, 100), (768, 64), (9, 33), (0, 5), (4, 0)] {
                 check(m, k, n);
             }
         }
