@@ -17,8 +17,8 @@ use rayon::prelude::*;
 /// Heads per rayon task: enough work per task to outweigh its scheduling.
 const HEADS_PER_TASK: usize = 8;
 
-/// `shape` = `[b, h, n, dh]`: `q` `[b, h, dh]`, `k` and `v` `[b, h, n, dh]`, `hidden` `[b, n]` (non-zero: the key is hidden
-/// for every head of that sequence) → `[b, h, dh]`.
+/// `shape` = `[b, h, n, dh]`: `q` `[b, h, dh]`, `k` and `v` `[b, h, n, dh]`, `hidden` `[b, n]`
+/// (non-zero: the key is hidden for every head of that sequence) → `[b, h, dh]`.
 pub fn attend_one(q: &[f32], k: &[f32], v: &[f32], hidden: &[f32], shape: [usize; 4]) -> Vec<f32> {
     let [b, h, n, dh] = shape;
     assert_eq!(q.len(), b * h * dh, "q is [b, h, dh]");

@@ -55,6 +55,11 @@ fn is_flex(device: &Device) -> bool {
     }
 }
 
+/// Whether `device` is burn flex without autodiff: where the inference-only kernels run.
+fn is_plain_flex(device: &Device) -> bool {
+    matches!(device.as_dispatch(), DispatchDevice::Flex(_))
+}
+
 /// Exact GELU, `x·Φ(x)`, as `torch.nn.functional.gelu` (HF's `"gelu"`).
 pub fn gelu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     if !is_flex(&x.device()) {
@@ -70,7 +75,7 @@ pub fn gelu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
 /// share the batch, so a sentence is tagged the same alone or batched, bit for bit. Results
 /// differ from burn's only by the order of the sums.
 pub fn linear<const D: usize>(layer: &Linear, x: Tensor<D>) -> Tensor<D> {
-    let plain_flex = matches!(x.device().as_dispatch(), DispatchDevice::Flex(_));
+    let plain_flex = is_plain_flex(&x.device());
     match &layer.bias {
         Some(bias) if plain_flex && takes_skinny(&x.dims()) => {
             Tensor::from_dispatch(<burn::backend::Dispatch as Kernels>::linear_rows(
@@ -87,7 +92,7 @@ pub fn linear<const D: usize>(layer: &Linear, x: Tensor<D>) -> Tensor<D> {
 /// a decoding step (`t` = 1) on plain flex. Like [`linear`]'s choice, it never depends on the
 /// batch.
 pub fn attends_in_one_pass(device: &Device, t: usize) -> bool {
-    t == 1 && matches!(device.as_dispatch(), DispatchDevice::Flex(_))
+    t == 1 && is_plain_flex(device)
 }
 
 /// `softmax(q·kᵀ, hiding keys where `mask` is true)·v` for `q` `[B, H, 1, dh]` (already scaled),
