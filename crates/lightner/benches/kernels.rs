@@ -5,8 +5,10 @@
 //! step (16 rows), burn's against `kernels::linear`: each shape alone, and the 48 products of one
 //! bart-base decoder step in turn (weights then come from memory, as when decoding). Last, one
 //! decoding step's cross-attention (16 sentences × 12 heads, one query over 50 keys), burn's
-//! composition against `kernels::attend_one`.
-//! `cargo bench -p lightner --bench kernels`.
+//! composition against `kernels::attend_one`; and one encoder layer's self-attention (16
+//! sentences × 12 heads, 40 queries over 10 prefix and 40 own keys), burn's composition
+//! (`kernels::attention_composed`) against `kernels::attention`, forward alone and forward +
+//! backward. `cargo bench -p lightner --bench kernels`.
 
 use burn::module::Param;
 use burn::nn::{LayerNormConfig, Linear};
@@ -14,6 +16,17 @@ use burn::tensor::activation::{gelu, softmax};
 use burn::tensor::{Device, Tensor, TensorData};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use lightner::model::kernels;
+
+/// `kernels::attention`'s signature (ours and burn's composition share it).
+type AttentionFn = fn(
+    Tensor<4>,
+    Tensor<4>,
+    Tensor<4>,
+    Option<(Tensor<4>, Tensor<4>)>,
+    Option<Tensor<4, burn::tensor::Bool>>,
+    Option<Tensor<4>>,
+    f32,
+) -> Tensor<4>;
 
 fn tensor<const D: usize>(dims: [usize; D], device: &Device) -> Tensor<D> {
     let n: usize = dims.iter().product();
@@ -104,6 +117,37 @@ fn kernels(c: &mut Criterion) {
     group.bench_function("16x12 heads, 1 query x 50 keys, ours", |b| {
         b.iter(|| kernels::attend_one(q.clone(), k.clone(), v.clone(), Some(mask.clone())).into_data())
     });
+    group.finish();
+
+    let mut group = c.benchmark_group("sequence attention");
+    group.sample_size(20);
+    for device in [flex.clone(), ad.clone()] {
+        let (q, k, v) = (
+            tensor([16, 40, 12, 64], &device),
+            tensor([16, 12, 40, 64], &device),
+            tensor([16, 12, 40, 64], &device),
+        );
+        let prefix = (tensor([1, 12, 10, 64], &device), tensor([1, 12, 10, 64], &device));
+        let hidden: Vec<bool> = (0..16 * 50).map(|i| i % 50 >= 45).collect();
+        let mask =
+            Tensor::<4, burn::tensor::Bool>::from_data(TensorData::new(hidden, [16, 1, 1, 50]), &device);
+        let run = |f: AttentionFn| {
+            let out =
+                f(q.clone(), k.clone(), v.clone(), Some(prefix.clone()), Some(mask.clone()), None, 0.125);
+            if device.is_autodiff() {
+                let _ = out.sum().backward();
+            } else {
+                let _ = out.into_data();
+            }
+        };
+        let what = if device.is_autodiff() { "fwd+bwd" } else { "forward" };
+        group.bench_function(format!("16x12 heads, 40 queries x (10 + 40) keys, {what}, composed"), |b| {
+            b.iter(|| run(kernels::attention_composed))
+        });
+        group.bench_function(format!("16x12 heads, 40 queries x (10 + 40) keys, {what}, ours"), |b| {
+            b.iter(|| run(kernels::attention))
+        });
+    }
     group.finish();
 }
 

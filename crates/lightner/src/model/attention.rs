@@ -2,11 +2,10 @@
 //! the projected ones, never projected themselves and never masked (docs/deepke.md §5.3, HF BART's
 //! `BartAttention` as modified by DeepKE's modeling_bart.py).
 
-use super::kernels::{attend_one, attends_in_one_pass, linear};
-use super::layers::{Linear, VarView, dropout, load_linear};
+use super::kernels::{attend_one, attends_in_one_pass, attention, linear};
+use super::layers::{Linear, VarView, dropout_keep, load_linear};
 use crate::error::Result;
 use burn::module::Module;
-use burn::tensor::activation::softmax;
 use burn::tensor::{Bool, Tensor};
 
 /// Per-layer prompt keys and values, `[B or 1, H, L, d_h]`.
@@ -16,6 +15,40 @@ pub struct Prefix {
     pub key: Tensor<4>,
     /// Value rows prepended to the layer's values, same shape as `key`.
     pub value: Tensor<4>,
+}
+
+/// The keys and values one attention reads: the prefix (when given), then the projected rows.
+#[derive(Debug, Clone)]
+pub struct Keys {
+    /// Prompt keys and values, read before the projected ones and never hidden.
+    pub prefix: Option<Prefix>,
+    /// Projected keys, `[B, H, S, d_h]`.
+    pub key: Tensor<4>,
+    /// Projected values, same shape as `key`.
+    pub value: Tensor<4>,
+}
+
+impl Keys {
+    /// `key` and `value` behind `prefix` (when given).
+    pub fn new(prefix: Option<&Prefix>, key: Tensor<4>, value: Tensor<4>) -> Self {
+        Self { prefix: prefix.cloned(), key, value }
+    }
+
+    /// Prefix and projected rows in one tensor each, `[B, H, L + S, d_h]` (the prefix broadcast
+    /// over the batch): what the decoding cache keeps.
+    pub fn joined(self) -> (Tensor<4>, Tensor<4>) {
+        let (k, v) = (self.key, self.value);
+        match self.prefix {
+            None => (k, v),
+            Some(p) => {
+                let [b, h, _, dh] = k.dims();
+                let l = p.key.dims()[2];
+                let pk = p.key.expand([b, h, l, dh]);
+                let pv = p.value.expand([b, h, l, dh]);
+                (Tensor::cat(vec![pk, k], 2), Tensor::cat(vec![pv, v], 2))
+            }
+        }
+    }
 }
 
 /// The four projections of one attention block, named as in the checkpoint.
@@ -51,50 +84,26 @@ impl Attention {
         (self.split(linear(&self.k_proj, z.clone())), self.split(linear(&self.v_proj, z)))
     }
 
-    /// Prepends a prefix (broadcast over the batch) to projected keys/values.
-    pub fn with_prefix(prefix: Option<&Prefix>, k: Tensor<4>, v: Tensor<4>) -> (Tensor<4>, Tensor<4>) {
-        match prefix {
-            None => (k, v),
-            Some(p) => {
-                let [b, h, _, dh] = k.dims();
-                let l = p.key.dims()[2];
-                let pk = p.key.clone().expand([b, h, l, dh]);
-                let pv = p.value.clone().expand([b, h, l, dh]);
-                (Tensor::cat(vec![pk, k], 2), Tensor::cat(vec![pv, v], 2))
-            }
-        }
-    }
-
-    /// Attention of queries `x` (`[B, T, d]`) over full keys/values `[B, H, K, d_h]` (prefix
-    /// included). `mask` (`[B, 1, T or 1, K]`, true = hidden; broadcast over the heads) must leave each row a
-    /// visible key.
+    /// Attention of queries `x` (`[B, T, d]`) over `keys`. `mask` (`[B or 1, 1, T or 1, L + S]`,
+    /// true = hidden; broadcast over the heads) must leave each row a visible key.
     /// `drop`: dropout probability on the attention weights (0 outside training).
-    pub fn attend(
-        &self,
-        x: Tensor<3>,
-        k: Tensor<4>,
-        v: Tensor<4>,
-        mask: Option<Tensor<4, Bool>>,
-        drop: f64,
-    ) -> Tensor<3> {
+    pub fn attend(&self, x: Tensor<3>, keys: Keys, mask: Option<Tensor<4, Bool>>, drop: f64) -> Tensor<3> {
         let [b, t, d] = x.dims();
-        let dh = d / self.heads;
-        let q = self.split(linear(&self.q_proj, x)).mul_scalar((dh as f64).powf(-0.5));
+        let (h, dh) = (self.heads, d / self.heads);
+        let scale = (dh as f64).powf(-0.5);
+        let q = linear(&self.q_proj, x).reshape([b, t, h, dh]);
         // A decoding step's attention in one pass per head (no dropout: inference only).
         if drop == 0.0 && attends_in_one_pass(&q.device(), t) {
-            let ctx = attend_one(q, k, v, mask);
+            let (k, v) = keys.joined();
+            let ctx = attend_one(q.swap_dims(1, 2).mul_scalar(scale), k, v, mask);
             return linear(&self.out_proj, ctx.swap_dims(1, 2).reshape([b, t, d]));
         }
-        let mut scores = q.matmul(k.swap_dims(2, 3));
-        if let Some(m) = mask {
-            let [_, _, tq, kk] = scores.dims();
-            let m = m.expand([b, self.heads, tq, kk]);
-            // The dtype minimum (as HF) rather than -inf: a fully hidden row would give a uniform
-            // distribution instead of NaN.
-            scores = scores.mask_fill(m, f32::MIN);
-        }
-        let ctx = dropout(softmax(scores, 3), drop, drop > 0.0).matmul(v);
-        linear(&self.out_proj, ctx.swap_dims(1, 2).reshape([b, t, d]))
+        let n = keys.prefix.as_ref().map_or(0, |p| p.key.dims()[2]) + keys.key.dims()[2];
+        // The dropout multipliers of the weights, drawn as `dropout` would draw them.
+        let keep = dropout_keep([b, h, t, n], drop, drop > 0.0, &q.device());
+        let prefix = keys.prefix.map(|p| (p.key, p.value));
+        let ctx = attention(q, keys.key, keys.value, prefix, mask, keep, scale as f32);
+        linear(&self.out_proj, ctx.reshape([b, t, d]))
     }
 }
 

@@ -6,7 +6,7 @@
 //! Masks are boolean, true = hidden. Prefix columns are never hidden and positions are never
 //! shifted by the prefix (docs/deepke.md §5.3).
 
-use super::attention::{Attention, Prefix};
+use super::attention::{Attention, Keys, Prefix};
 use super::config::BartConfig;
 use super::kernels::{gelu, linear};
 use super::layers::{Linear, VarView, dropout, frozen, load_layer_norm, load_linear};
@@ -149,8 +149,8 @@ impl EncoderLayer {
         drop: &Dropouts,
     ) -> Tensor<3> {
         let (k, v) = self.self_attn.key_value(x.clone());
-        let (k, v) = Attention::with_prefix(prefix, k, v);
-        let h = drop.hidden(self.self_attn.attend(x.clone(), k, v, Some(mask), drop.attention()));
+        let keys = Keys::new(prefix, k, v);
+        let h = drop.hidden(self.self_attn.attend(x.clone(), keys, Some(mask), drop.attention()));
         let x = self.self_attn_layer_norm.forward(x + h);
         let h = drop.ffn(&self.fc1, &self.fc2, x.clone());
         self.final_layer_norm.forward(x + h)
@@ -184,28 +184,26 @@ impl DecoderLayer {
     pub fn forward(
         &self,
         x: Tensor<3>,
-        own: impl FnOnce(Tensor<4>, Tensor<4>) -> (Tensor<4>, Tensor<4>),
+        own: impl FnOnce(Tensor<4>, Tensor<4>) -> Keys,
         self_mask: Option<Tensor<4, Bool>>,
-        cross: (Tensor<4>, Tensor<4>),
+        cross: Keys,
         cross_mask: Tensor<4, Bool>,
         drop: &Dropouts,
     ) -> Tensor<3> {
         let (k, v) = self.self_attn.key_value(x.clone());
-        let (k, v) = own(k, v);
-        let h = drop.hidden(self.self_attn.attend(x.clone(), k, v, self_mask, drop.attention()));
+        let h = drop.hidden(self.self_attn.attend(x.clone(), own(k, v), self_mask, drop.attention()));
         let x = self.self_attn_layer_norm.forward(x + h);
-        let (k, v) = cross;
-        let h = drop.hidden(self.encoder_attn.attend(x.clone(), k, v, Some(cross_mask), drop.attention()));
+        let h = drop.hidden(self.encoder_attn.attend(x.clone(), cross, Some(cross_mask), drop.attention()));
         let x = self.encoder_attn_layer_norm.forward(x + h);
         let h = drop.ffn(&self.fc1, &self.fc2, x.clone());
         self.final_layer_norm.forward(x + h)
     }
 
     /// The cross-attention keys and values of encoder states `enc` `[B, S, d]`, behind the
-    /// prefix when given: `[B, H, L + S, d_h]` each.
-    pub fn cross_key_value(&self, enc: Tensor<3>, prefix: Option<&Prefix>) -> (Tensor<4>, Tensor<4>) {
+    /// prefix when given.
+    pub fn cross_key_value(&self, enc: Tensor<3>, prefix: Option<&Prefix>) -> Keys {
         let (k, v) = self.encoder_attn.key_value(enc);
-        Attention::with_prefix(prefix, k, v)
+        Keys::new(prefix, k, v)
     }
 }
 
@@ -422,7 +420,7 @@ impl Bart {
             let cross = layer.cross_key_value(enc.clone(), cross_prefixes.map(|p| &p[i]));
             x = layer.forward(
                 x,
-                |k, v| Attention::with_prefix(prefix, k, v),
+                |k, v| Keys::new(prefix, k, v),
                 Some(self_mask.clone()),
                 cross,
                 cross_mask.clone(),
@@ -459,7 +457,8 @@ impl Bart {
                     }
                     None => (None, None),
                 };
-                let (cross_k, cross_v) = layer.cross_key_value(enc.clone(), cross_prefixes.map(|p| &p[i]));
+                let (cross_k, cross_v) =
+                    layer.cross_key_value(enc.clone(), cross_prefixes.map(|p| &p[i])).joined();
                 LayerCache { self_k, self_v, cross_k, cross_v }
             })
             .collect();
@@ -479,12 +478,12 @@ impl Bart {
                 Some(o) => Tensor::cat(vec![o.clone(), new], 2),
                 None => new,
             };
-            let cross = (c.cross_k.clone(), c.cross_v.clone());
+            let cross = Keys::new(None, c.cross_k.clone(), c.cross_v.clone());
             let own = |k, v| {
                 let (sk, sv) = (grow(&c.self_k, k), grow(&c.self_v, v));
                 c.self_k = Some(sk.clone());
                 c.self_v = Some(sv.clone());
-                (sk, sv)
+                Keys::new(None, sk, sv)
             };
             x = layer.forward(x, own, None, cross, cache.cross_mask.clone(), &drop);
         }

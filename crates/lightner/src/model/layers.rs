@@ -27,17 +27,31 @@ pub fn seed_dropout(seed: u64) {
 /// and scales the rest by 1/(1−p). Only when `on` and the tensor lives on an autodiff device, so
 /// inference never pays for it. Masks come from this thread's generator ([`seed_dropout`]).
 pub fn dropout<const D: usize>(x: Tensor<D>, p: f64, on: bool) -> Tensor<D> {
-    if !on || p <= 0.0 || !x.device().is_autodiff() {
-        return x;
+    match dropout_keep(x.dims(), p, on, &x.device()) {
+        Some(keep) => x * keep,
+        None => x,
     }
-    let dims = x.dims();
+}
+
+/// The multipliers [`dropout`] would apply to a tensor of shape `dims` on `device` (0 or
+/// 1/(1−p), drawn in row-major order from this thread's generator), or none where it would
+/// leave the tensor alone.
+pub fn dropout_keep<const D: usize>(
+    dims: [usize; D],
+    p: f64,
+    on: bool,
+    device: &Device,
+) -> Option<Tensor<D>> {
+    if !on || p <= 0.0 || !device.is_autodiff() {
+        return None;
+    }
     let n: usize = dims.iter().product();
     let (p32, scale) = (p as f32, (1.0 / (1.0 - p)) as f32);
     let mask: Vec<f32> = DROPOUT_RNG.with(|r| {
         let mut r = r.borrow_mut();
         (0..n).map(|_| if r.random::<f32>() < p32 { 0.0 } else { scale }).collect()
     });
-    x.clone() * Tensor::<D>::from_data(TensorData::new(mask, dims), &x.device())
+    Some(Tensor::<D>::from_data(TensorData::new(mask, dims), device))
 }
 
 /// A frozen parameter (the backbone never receives gradients).

@@ -11,8 +11,13 @@
 //!   training is unchanged.
 //! - [`attend_one`]: the attention of a decoding step (one query per sequence) in one pass per
 //!   head ([`attend`]). Inference only, like [`linear`].
+//! - [`attention()`]: the attention of whole sequences (training, the encoder, teacher forcing)
+//!   in one pass per head, forward and backward, reading the prompt prefix where it lies
+//!   ([`mod@attention`], [`attention_op`]).
 
 pub mod attend;
+pub mod attention;
+pub mod attention_op;
 pub mod erf;
 pub mod skinny;
 
@@ -28,6 +33,8 @@ use burn::backend::{Autodiff, AutodiffBackend, Backend, DispatchDevice, Flex, ba
 use burn::nn::Linear;
 use burn::tensor::{Bool, DType, Device, Tensor, TensorData};
 
+pub use attention_op::{attention, attention_composed};
+
 /// The operations of this module, as a burn backend extension.
 #[backend_extension(Flex, Autodiff)]
 pub trait Kernels: Backend {
@@ -42,6 +49,20 @@ pub trait Kernels: Backend {
         k: FloatTensor<Self>,
         v: FloatTensor<Self>,
         hidden: FloatTensor<Self>,
+    ) -> FloatTensor<Self>;
+    /// Attention of `q` `[B, T, H, dh]` over a prefix `[1 or B, H, L, dh]` (L may be 0) and `k`,
+    /// `v` `[B, H, S, dh]`, keys hidden where `hidden` `[B, 1, 1 or T, L + S]` is non-zero,
+    /// weights multiplied by `keep` `[B, H, T, L + S]` unless it is empty ([`attention()`]).
+    #[allow(clippy::too_many_arguments)]
+    fn attention(
+        q: FloatTensor<Self>,
+        k: FloatTensor<Self>,
+        v: FloatTensor<Self>,
+        prefix_k: FloatTensor<Self>,
+        prefix_v: FloatTensor<Self>,
+        hidden: FloatTensor<Self>,
+        keep: FloatTensor<Self>,
+        scale: f32,
     ) -> FloatTensor<Self>;
 }
 
@@ -197,6 +218,19 @@ impl Kernels for Flex {
     ) -> FloatTensor<Self> {
         flex_attend_one(q, k, v, hidden)
     }
+
+    fn attention(
+        q: FloatTensor<Self>,
+        k: FloatTensor<Self>,
+        v: FloatTensor<Self>,
+        prefix_k: FloatTensor<Self>,
+        prefix_v: FloatTensor<Self>,
+        hidden: FloatTensor<Self>,
+        keep: FloatTensor<Self>,
+        scale: f32,
+    ) -> FloatTensor<Self> {
+        attention_op::flex_attention(q, k, v, prefix_k, prefix_v, hidden, keep, scale)
+    }
 }
 
 impl<C: CheckpointStrategy> Kernels for Autodiff<Flex, C> {
@@ -243,6 +277,19 @@ impl<C: CheckpointStrategy> Kernels for Autodiff<Flex, C> {
     ) -> FloatTensor<Self> {
         let inner = |t: FloatTensor<Self>| <Self as AutodiffBackend>::inner(t);
         <Self as AutodiffBackend>::from_inner(flex_attend_one(inner(q), inner(k), inner(v), inner(hidden)))
+    }
+
+    fn attention(
+        q: FloatTensor<Self>,
+        k: FloatTensor<Self>,
+        v: FloatTensor<Self>,
+        prefix_k: FloatTensor<Self>,
+        prefix_v: FloatTensor<Self>,
+        hidden: FloatTensor<Self>,
+        keep: FloatTensor<Self>,
+        scale: f32,
+    ) -> FloatTensor<Self> {
+        attention_op::autodiff_attention::<C>(q, k, v, prefix_k, prefix_v, hidden, keep, scale)
     }
 }
 
