@@ -1,0 +1,225 @@
+//! Matrix products written into buffers we own, through the `gemm` crate — the same kernels burn
+//! flex runs. burn flex allocates every product's result as a zeroed byte vector and then copies
+//! it into an over-aligned buffer (`FlexTensor::empty`), and adds a linear layer's bias in a pass
+//! of its own: a memset, a memcpy and a pass over every result, all on the calling thread while
+//! the other cores wait (`docs/performance.md`, "Linear layers"). Here the result starts as the
+//! bias, and the product is accumulated onto it.
+//!
+//! This is the crate's one use of `unsafe`: the call into `gemm`, whose raw-pointer interface
+//! takes strides. Every view is checked to lie inside its slice before the call.
+#![allow(unsafe_code)]
+
+/// A matrix view of a slice: element `(r, c)` is `data[r·rs + c·cs]`.
+#[derive(Debug, Clone, Copy)]
+pub struct Mat<'a> {
+    /// The elements.
+    pub data: &'a [f32],
+    /// Rows.
+    pub rows: usize,
+    /// Columns.
+    pub cols: usize,
+    /// Row stride.
+    pub rs: usize,
+    /// Column stride.
+    pub cs: usize,
+}
+
+impl<'a> Mat<'a> {
+    /// `data` as a row-major `[rows, cols]` matrix.
+    pub fn row_major(data: &'a [f32], rows: usize, cols: usize) -> Self {
+        Self { data, rows, cols, rs: cols, cs: 1 }
+    }
+
+    /// The transposed view (no copy).
+    pub fn t(self) -> Self {
+        Self { rows: self.cols, cols: self.rows, rs: self.cs, cs: self.rs, ..self }
+    }
+
+    /// Whether every element of the view lies inside `data`.
+    fn fits(&self) -> bool {
+        if self.rows == 0 || self.cols == 0 {
+            return true;
+        }
+        let last = (self.rows - 1)
+            .checked_mul(self.rs)
+            .zip((self.cols - 1).checked_mul(self.cs))
+            .and_then(|(a, b)| a.checked_add(b));
+        last.is_some_and(|l| l < self.data.len())
+            && isize::try_from(self.rs).is_ok()
+            && isize::try_from(self.cs).is_ok()
+    }
+}
+
+/// Products below this many multiply-adds run on one thread (burn flex's threshold).
+const PARALLEL_THRESHOLD: usize = 192 * 192 * 192;
+
+/// `out = lhs·rhs`, or `out += lhs·rhs` with `accumulate`; `out` is row-major
+/// `[lhs.rows, rhs.cols]`. Runs on the current rayon pool when the product is large enough.
+///
+/// # Panics
+/// When the shapes disagree or a view reaches outside its slice (a caller's bug).
+pub fn matmul_into(out: &mut [f32], lhs: Mat<'_>, rhs: Mat<'_>, accumulate: bool) {
+    let (m, k, n) = (lhs.rows, lhs.cols, rhs.cols);
+    assert_eq!(rhs.rows, k, "inner dimensions");
+    assert_eq!(out.len(), m * n, "out is [m, n]");
+    assert!(lhs.fits() && rhs.fits(), "views inside their slices");
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        if !accumulate {
+            out.fill(0.0);
+        }
+        return;
+    }
+    let parallelism = if m.saturating_mul(n).saturating_mul(k) >= PARALLEL_THRESHOLD {
+        gemm::Parallelism::Rayon(0)
+    } else {
+        gemm::Parallelism::None
+    };
+    let stride = |s: usize| s as isize; // checked by `fits`
+    // SAFETY: `out` is an exclusive slice of exactly m·n elements, written row-major (column
+    // stride 1, row stride n); `lhs` and `rhs` are shared slices whose every viewed element
+    // (checked by `fits` above) lies inside them, so gemm reads and writes only in bounds, and
+    // the borrow rules keep `out` from aliasing either input. With `accumulate` gemm reads `out`,
+    // which is initialised (it is a `&mut [f32]`).
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            out.as_mut_ptr(),
+            1,
+            stride(n),
+            accumulate,
+            lhs.data.as_ptr(),
+            stride(lhs.cs),
+            stride(lhs.rs),
+            rhs.data.as_ptr(),
+            stride(rhs.cs),
+            stride(rhs.rs),
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            parallelism,
+        );
+    }
+}
+
+/// `x·w + bias` for `x` `[m, k]`, `w` `[k, n]` (row-major), `bias` `[n]`: a new `[m, n]`. A row's
+/// result does not depend on the rows beside it, for any `m` from 2 (gemm multiplies a lone row
+/// by a matrix-vector path that sums in another order).
+pub fn linear(x: &[f32], m: usize, w: &[f32], k: usize, n: usize, bias: &[f32]) -> Vec<f32> {
+    assert_eq!(bias.len(), n, "bias is [n]");
+    let mut out: Vec<f32> = Vec::with_capacity(m * n);
+    for _ in 0..m {
+        out.extend_from_slice(bias);
+    }
+    matmul_into(&mut out, Mat::row_major(x, m, k), Mat::row_major(w, k, n), true);
+    out
+}
+
+/// The gradient of [`linear`]'s input: `g·wᵀ` for `g` `[m, n]`, `w` `[k, n]` → `[m, k]`.
+pub fn linear_x_grad(g: &[f32], m: usize, w: &[f32], k: usize, n: usize) -> Vec<f32> {
+    let mut out = vec![0.0f32; m * k];
+    matmul_into(&mut out, Mat::row_major(g, m, n), Mat::row_major(w, k, n).t(), false);
+    out
+}
+
+/// The gradient of [`linear`]'s weight: `xᵀ·g` for `x` `[m, k]`, `g` `[m, n]` → `[k, n]`.
+pub fn linear_w_grad(x: &[f32], m: usize, k: usize, g: &[f32], n: usize) -> Vec<f32> {
+    let mut out = vec![0.0f32; k * n];
+    matmul_into(&mut out, Mat::row_major(x, m, k).t(), Mat::row_major(g, m, n), false);
+    out
+}
+
+/// The gradient of [`linear`]'s bias: the column sums of `g` `[m, n]`, in row order.
+pub fn linear_bias_grad(g: &[f32], n: usize) -> Vec<f32> {
+    let mut out = vec![0.0f32; n];
+    for row in g.chunks_exact(n.max(1)) {
+        for (o, v) in out.iter_mut().zip(row) {
+            *o += v;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values(n: usize, seed: usize) -> Vec<f32> {
+        (0..n).map(|i| (((i + seed) * 7919) % 2001) as f32 / 1000.0 - 1.0).collect()
+    }
+
+    /// `a·b` in f64 from row-major slices.
+    fn reference(a: &[f32], m: usize, k: usize, b: &[f32], n: usize) -> Vec<f64> {
+        let mut out = vec![0.0f64; m * n];
+        for r in 0..m {
+            for c in 0..n {
+                out[r * n + c] = (0..k).map(|i| a[r * k + i] as f64 * b[i * n + c] as f64).sum();
+            }
+        }
+        out
+    }
+
+    fn transpose(a: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+        (0..cols * rows).map(|i| a[(i % rows) * cols + i / rows]).collect()
+    }
+
+    fn close(got: &[f32], want: &[f64], k: usize) {
+        assert_eq!(got.len(), want.len());
+        for (i, (g, w)) in got.iter().zip(want).enumerate() {
+            // k terms of magnitude ≤ 1: a few f32 roundings of a sum up to k.
+            assert!((*g as f64 - w).abs() <= 1e-6 * (1.0 + k as f64), "[{i}]: {g} vs {w}");
+        }
+    }
+
+    #[test]
+    fn linear_and_its_gradients_equal_the_f64_formulas() {
+        // Small, odd, and large enough to run on the rayon pool.
+        for (m, k, n) in [(1, 1, 1), (3, 5, 7), (40, 33, 17), (200, 256, 192)] {
+            let (x, w, b, g) = (values(m * k, 1), values(k * n, 2), values(n, 3), values(m * n, 4));
+            let mut want = reference(&x, m, k, &w, n);
+            for (i, v) in want.iter_mut().enumerate() {
+                *v += b[i % n] as f64;
+            }
+            close(&linear(&x, m, &w, k, n, &b), &want, k);
+            close(&linear_x_grad(&g, m, &w, k, n), &reference(&g, m, n, &transpose(&w, k, n), k), n);
+            close(&linear_w_grad(&x, m, k, &g, n), &reference(&transpose(&x, m, k), k, m, &g, n), m);
+            let sums: Vec<f64> = (0..n).map(|c| (0..m).map(|r| g[r * n + c] as f64).sum()).collect();
+            close(&linear_bias_grad(&g, n), &sums, m);
+        }
+    }
+
+    #[test]
+    fn empty_products_are_empty_or_the_bias() {
+        assert!(linear(&[], 0, &values(12, 0), 3, 4, &values(4, 1)).is_empty());
+        assert_eq!(linear(&[], 2, &[], 0, 3, &[1.0, 2.0, 3.0]), vec![1.0, 2.0, 3.0, 1.0, 2.0, 3.0]);
+        assert_eq!(linear_x_grad(&[], 2, &[], 3, 0), vec![0.0; 6]);
+    }
+
+    #[test]
+    #[should_panic(expected = "views inside their slices")]
+    fn a_view_past_its_slice_is_refused() {
+        let mut out = vec![0.0; 4];
+        let short = Mat { data: &[1.0; 3], rows: 2, cols: 2, rs: 2, cs: 1 };
+        matmul_into(&mut out, short, Mat::row_major(&[1.0; 4], 2, 2), false);
+    }
+
+    #[test]
+    fn a_row_does_not_depend_on_the_rows_beside_it() {
+        let (m, k, n) = (300, 200, 96);
+        let (x, w, b) = (values(m * k, 5), values(k * n, 6), values(n, 7));
+        let all = linear(&x, m, &w, k, n, &b);
+        // From two rows up; a lone row takes gemm's matrix-vector path, which sums in another
+        // order (never reached: a sentence has at least two tokens, and one decoding row per
+        // sentence takes `skinny`).
+        for (first, rows) in [(0, 2), (7, 3), (151, 40), (200, 100)] {
+            let one = linear(&x[first * k..(first + rows) * k], rows, &w, k, n, &b);
+            assert_eq!(one, all[first * n..(first + rows) * n], "rows {first}..{}", first + rows);
+        }
+    }
+}
