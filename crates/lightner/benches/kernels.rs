@@ -43,6 +43,9 @@ fn kernels(c: &mut Criterion) {
     let x = tensor([16, 40, 768], &ad);
     group
         .bench_function("layer_norm 640x768 composed", |b| b.iter(|| ln.forward(x.clone()).sum().backward()));
+    group.bench_function("layer_norm 640x768 ours", |b| {
+        b.iter(|| kernels::layer_norm(&ln, 1e-5, x.clone()).sum().backward())
+    });
     let s = tensor([16, 12, 40, 50], &ad);
     group.bench_function("softmax 16x12x40x50 composed", |b| {
         b.iter(|| softmax(s.clone(), 3).sum().backward())

@@ -8,7 +8,7 @@
 
 use super::attention::{Attention, Keys, Prefix};
 use super::config::BartConfig;
-use super::kernels::{gelu, linear};
+use super::kernels::{gelu, layer_norm, linear};
 use super::layers::{Linear, VarView, dropout, frozen, load_layer_norm, load_linear};
 use super::weights::Weights;
 use crate::error::Result;
@@ -93,6 +93,8 @@ pub struct Encoder {
     layernorm_embedding: LayerNorm,
     layers: Vec<EncoderLayer>,
     offset: usize,
+    /// LayerNorm ε (burn's LayerNorm keeps its own private).
+    eps: f64,
 }
 
 /// Decoder stack.
@@ -102,6 +104,8 @@ pub struct Decoder {
     layernorm_embedding: LayerNorm,
     layers: Vec<DecoderLayer>,
     offset: usize,
+    /// LayerNorm ε.
+    eps: f64,
 }
 
 /// One post-LayerNorm encoder layer (self-attention, then feed-forward).
@@ -112,6 +116,8 @@ pub struct EncoderLayer {
     fc1: Linear,
     fc2: Linear,
     final_layer_norm: LayerNorm,
+    /// LayerNorm ε.
+    eps: f64,
 }
 
 /// One post-LayerNorm decoder layer (causal self-attention, cross-attention, feed-forward).
@@ -124,6 +130,8 @@ pub struct DecoderLayer {
     fc1: Linear,
     fc2: Linear,
     final_layer_norm: LayerNorm,
+    /// LayerNorm ε.
+    eps: f64,
 }
 
 impl EncoderLayer {
@@ -136,6 +144,7 @@ impl EncoderLayer {
             fc1: load_linear(&vb.pp("fc1"), d, cfg.encoder_ffn_dim)?,
             fc2: load_linear(&vb.pp("fc2"), cfg.encoder_ffn_dim, d)?,
             final_layer_norm: load_layer_norm(&vb.pp("final_layer_norm"), d, eps)?,
+            eps,
         })
     }
 
@@ -151,9 +160,9 @@ impl EncoderLayer {
         let (k, v) = self.self_attn.key_value(x.clone());
         let keys = Keys::new(prefix, k, v);
         let h = drop.hidden(self.self_attn.attend(x.clone(), keys, Some(mask), drop.attention()));
-        let x = self.self_attn_layer_norm.forward(x + h);
+        let x = layer_norm(&self.self_attn_layer_norm, self.eps, x + h);
         let h = drop.ffn(&self.fc1, &self.fc2, x.clone());
-        self.final_layer_norm.forward(x + h)
+        layer_norm(&self.final_layer_norm, self.eps, x + h)
     }
 }
 
@@ -169,6 +178,7 @@ impl DecoderLayer {
             fc1: load_linear(&vb.pp("fc1"), d, cfg.decoder_ffn_dim)?,
             fc2: load_linear(&vb.pp("fc2"), cfg.decoder_ffn_dim, d)?,
             final_layer_norm: load_layer_norm(&vb.pp("final_layer_norm"), d, eps)?,
+            eps,
         })
     }
 
@@ -192,11 +202,11 @@ impl DecoderLayer {
     ) -> Tensor<3> {
         let (k, v) = self.self_attn.key_value(x.clone());
         let h = drop.hidden(self.self_attn.attend(x.clone(), own(k, v), self_mask, drop.attention()));
-        let x = self.self_attn_layer_norm.forward(x + h);
+        let x = layer_norm(&self.self_attn_layer_norm, self.eps, x + h);
         let h = drop.hidden(self.encoder_attn.attend(x.clone(), cross, Some(cross_mask), drop.attention()));
-        let x = self.encoder_attn_layer_norm.forward(x + h);
+        let x = layer_norm(&self.encoder_attn_layer_norm, self.eps, x + h);
         let h = drop.ffn(&self.fc1, &self.fc2, x.clone());
-        self.final_layer_norm.forward(x + h)
+        layer_norm(&self.final_layer_norm, self.eps, x + h)
     }
 
     /// The cross-attention keys and values of encoder states `enc` `[B, S, d]`, behind the
@@ -281,6 +291,7 @@ impl Bart {
                 .map(|i| EncoderLayer::load(&enc.pp(format!("layers.{i}")), cfg))
                 .collect::<Result<_>>()?,
             offset: cfg.position_offset,
+            eps,
         };
         let decoder = Decoder {
             embed_positions: frozen(dec.pp("embed_positions").get("weight", [positions, d])?),
@@ -289,6 +300,7 @@ impl Bart {
                 .map(|i| DecoderLayer::load(&dec.pp(format!("layers.{i}")), cfg))
                 .collect::<Result<_>>()?,
             offset: cfg.position_offset,
+            eps,
         };
         Ok(Self {
             shared,
@@ -361,12 +373,8 @@ impl Bart {
     ) -> Tensor<3> {
         let enc = &self.encoder;
         let drop = &self.dropouts;
-        let mut x = drop.hidden(enc.layernorm_embedding.forward(self.embed(
-            ids,
-            &enc.embed_positions,
-            enc.offset,
-            0,
-        )));
+        let embedded = self.embed(ids, &enc.embed_positions, enc.offset, 0);
+        let mut x = drop.hidden(layer_norm(&enc.layernorm_embedding, enc.eps, embedded));
         let plen = prefixes.map_or(0, |p| p[0].key.dims()[2]);
         let mask = prefixed_key_mask(pad, plen);
         for (i, layer) in enc.layers.iter().enumerate() {
@@ -389,12 +397,8 @@ impl Bart {
         let dec = &self.decoder;
         let drop = &self.dropouts;
         let device = ids.device();
-        let mut x = drop.hidden(dec.layernorm_embedding.forward(self.embed(
-            ids,
-            &dec.embed_positions,
-            dec.offset,
-            0,
-        )));
+        let embedded = self.embed(ids, &dec.embed_positions, dec.offset, 0);
+        let mut x = drop.hidden(layer_norm(&dec.layernorm_embedding, dec.eps, embedded));
         let [b, t, _] = x.dims();
         let lp = self_prefixes.map_or(0, |p| p[0].key.dims()[2]);
         let lc = cross_prefixes.map_or(0, |p| p[0].key.dims()[2]);

@@ -11,6 +11,8 @@
 //!   training is unchanged.
 //! - [`attend_one`]: the attention of a decoding step (one query per sequence) in one pass per
 //!   head ([`attend`]). Inference only, like [`linear`].
+//! - [`layer_norm()`]: LayerNorm in training, forward and backward in one pass per row
+//!   ([`mod@layer_norm`]); inference keeps burn flex's own.
 //! - [`attention()`]: the attention of whole sequences (training, the encoder, teacher forcing)
 //!   in one pass per head, forward and backward, reading the prompt prefix where it lies
 //!   ([`mod@attention`], [`attention_op`]).
@@ -20,6 +22,8 @@ pub mod attention;
 pub mod attention_op;
 pub mod erf;
 pub mod gemm;
+pub mod layer_norm;
+mod layer_norm_op;
 mod linear_op;
 pub mod skinny;
 
@@ -36,12 +40,21 @@ use burn::nn::Linear;
 use burn::tensor::{Bool, DType, Device, Tensor, TensorData};
 
 pub use attention_op::{attention, attention_composed};
+pub use layer_norm_op::layer_norm;
 
 /// The operations of this module, as a burn backend extension.
 #[backend_extension(Flex, Autodiff)]
 pub trait Kernels: Backend {
     /// Exact (erf) GELU.
     fn gelu_exact(x: FloatTensor<Self>) -> FloatTensor<Self>;
+    /// LayerNorm of `x` `[..., d]` over its last axis, `gamma` and `beta` `[d]`, with its
+    /// backward under autodiff ([`layer_norm()`]).
+    fn layer_norm_rows(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        eps: f64,
+    ) -> FloatTensor<Self>;
     /// `x·w + bias` (`x` `[..., k]`, `w` `[k, n]`, `bias` `[n]`) through [`gemm`], with its
     /// backward under autodiff.
     fn linear_gemm(x: FloatTensor<Self>, w: FloatTensor<Self>, bias: FloatTensor<Self>) -> FloatTensor<Self>;
@@ -228,6 +241,15 @@ impl Kernels for Flex {
         linear_op::flex_linear(x, w, bias)
     }
 
+    fn layer_norm_rows(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        eps: f64,
+    ) -> FloatTensor<Self> {
+        layer_norm_op::flex_layer_norm(x, gamma, beta, eps)
+    }
+
     fn attend_one(
         q: FloatTensor<Self>,
         k: FloatTensor<Self>,
@@ -282,6 +304,15 @@ impl<C: CheckpointStrategy> Kernels for Autodiff<Flex, C> {
 
     fn linear_gemm(x: FloatTensor<Self>, w: FloatTensor<Self>, bias: FloatTensor<Self>) -> FloatTensor<Self> {
         linear_op::autodiff_linear::<C>(x, w, bias)
+    }
+
+    fn layer_norm_rows(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        eps: f64,
+    ) -> FloatTensor<Self> {
+        layer_norm_op::autodiff_layer_norm::<C>(x, gamma, beta, eps)
     }
 
     /// Training keeps burn's linear and its backward ([`linear`] never routes autodiff here).

@@ -1,0 +1,153 @@
+//! LayerNorm over the last axis, forward and backward, one pass per row. Under autodiff burn
+//! composes it from nine operations (two means, a subtraction, a square, a square root, a
+//! division, the affine map), each a pass over the whole tensor on the calling thread, and its
+//! backward runs as many again (`docs/performance.md`, "LayerNorm in training").
+//!
+//! Forward (burn's composition, element for element): `μ = mean(x)`, `σ = √(mean((x − μ)²) + ε)`,
+//! `y = ((x − μ) / σ)·γ + β`. Backward, with `x̂ = (x − μ)/σ` and `ĝ = dy·γ`:
+//! `dx = (ĝ − mean(ĝ) − x̂·mean(ĝ·x̂)) / σ`, `dγ = Σ_rows dy·x̂`, `dβ = Σ_rows dy`.
+//! Rows run on the rayon pool; a row's result depends on that row alone.
+
+use pulp::{Arch, Simd, WithSimd};
+use rayon::prelude::*;
+
+/// Rows per rayon task: a few hundred thousand elements of work at d = 768.
+const ROWS_PER_TASK: usize = 16;
+
+/// `x` `[rows, d]` → (`y` `[rows, d]`, per row `(μ, σ)`).
+pub fn forward(x: &[f32], d: usize, gamma: &[f32], beta: &[f32], eps: f32) -> (Vec<f32>, Vec<(f32, f32)>) {
+    assert_eq!(gamma.len(), d, "gamma is [d]");
+    assert_eq!(beta.len(), d, "beta is [d]");
+    let rows = x.len().checked_div(d).unwrap_or(0);
+    let mut y = vec![0.0f32; x.len()];
+    let mut stats = vec![(0.0f32, 0.0f32); rows];
+    if rows == 0 {
+        return (y, stats);
+    }
+    y.par_chunks_mut(ROWS_PER_TASK * d).zip(stats.par_chunks_mut(ROWS_PER_TASK)).enumerate().for_each(
+        |(task, (ys, st))| {
+            let x = &x[task * ROWS_PER_TASK * d..][..ys.len()];
+            Arch::new().dispatch(Forward { x, d, gamma, beta, eps, y: ys, stats: st });
+        },
+    );
+    (y, stats)
+}
+
+/// Rows of [`forward`], compiled once per instruction set by [`pulp`].
+struct Forward<'a> {
+    x: &'a [f32],
+    d: usize,
+    gamma: &'a [f32],
+    beta: &'a [f32],
+    eps: f32,
+    y: &'a mut [f32],
+    stats: &'a mut [(f32, f32)],
+}
+
+impl WithSimd for Forward<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: Simd>(self, _simd: S) {
+        let Forward { x, d, gamma, beta, eps, y, stats } = self;
+        for ((xr, yr), s) in x.chunks_exact(d).zip(y.chunks_exact_mut(d)).zip(stats.iter_mut()) {
+            let mean = sum(xr) / d as f32;
+            for (o, &v) in yr.iter_mut().zip(xr) {
+                *o = (v - mean) * (v - mean);
+            }
+            let sigma = (sum(yr) / d as f32 + eps).sqrt();
+            for (((o, &v), &g), &b) in yr.iter_mut().zip(xr).zip(gamma).zip(beta) {
+                *o = (v - mean) / sigma * g + b;
+            }
+            *s = (mean, sigma);
+        }
+    }
+}
+
+/// The gradients of [`forward`] for `dy` `[rows, d]`: `dx`, and with `params` also `dγ` and `dβ`
+/// (else empty).
+pub fn backward(
+    x: &[f32],
+    d: usize,
+    gamma: &[f32],
+    stats: &[(f32, f32)],
+    dy: &[f32],
+    params: bool,
+) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    assert_eq!(x.len(), dy.len(), "dy is shaped as x");
+    assert_eq!(gamma.len(), d, "gamma is [d]");
+    let mut dx = vec![0.0f32; x.len()];
+    if d == 0 || x.is_empty() {
+        return (dx, vec![0.0; d], vec![0.0; d]);
+    }
+    dx.par_chunks_mut(ROWS_PER_TASK * d).enumerate().for_each(|(task, out)| {
+        let first = task * ROWS_PER_TASK;
+        let (x, dy) = (&x[first * d..][..out.len()], &dy[first * d..][..out.len()]);
+        let stats = &stats[first..first + out.len() / d];
+        Arch::new().dispatch(Backward { x, d, gamma, stats, dy, dx: out });
+    });
+    if !params {
+        return (dx, Vec::new(), Vec::new());
+    }
+    // The parameters' gradients sum over rows, in row order (training the backbone only).
+    let (mut dgamma, mut dbeta) = (vec![0.0f32; d], vec![0.0f32; d]);
+    for ((xr, dr), &(mean, sigma)) in x.chunks_exact(d).zip(dy.chunks_exact(d)).zip(stats) {
+        for (((dg, db), &v), &dv) in dgamma.iter_mut().zip(dbeta.iter_mut()).zip(xr).zip(dr) {
+            *dg += dv * ((v - mean) / sigma);
+            *db += dv;
+        }
+    }
+    (dx, dgamma, dbeta)
+}
+
+/// Rows of [`backward`]'s `dx`, compiled once per instruction set by [`pulp`].
+struct Backward<'a> {
+    x: &'a [f32],
+    d: usize,
+    gamma: &'a [f32],
+    stats: &'a [(f32, f32)],
+    dy: &'a [f32],
+    dx: &'a mut [f32],
+}
+
+impl WithSimd for Backward<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: Simd>(self, _simd: S) {
+        let Backward { x, d, gamma, stats, dy, dx } = self;
+        let (mut g, mut xhat) = (vec![0.0f32; d], vec![0.0f32; d]);
+        for (((xr, dr), o), &(mean, sigma)) in
+            x.chunks_exact(d).zip(dy.chunks_exact(d)).zip(dx.chunks_exact_mut(d)).zip(stats)
+        {
+            for ((h, gi), ((&v, &dv), &gm)) in
+                xhat.iter_mut().zip(g.iter_mut()).zip(xr.iter().zip(dr).zip(gamma))
+            {
+                *h = (v - mean) / sigma;
+                *gi = dv * gm;
+            }
+            let a = sum(&g) / d as f32;
+            for (o, (&gi, &h)) in o.iter_mut().zip(g.iter().zip(&xhat)) {
+                *o = gi * h;
+            }
+            let b = sum(o) / d as f32;
+            for (o, (&gi, &h)) in o.iter_mut().zip(g.iter().zip(&xhat)) {
+                *o = (gi - a - h * b) / sigma;
+            }
+        }
+    }
+}
+
+/// A sum in eight interleaved partial sums (so that it vectorises), then the tail: a fixed order.
+#[inline(always)]
+fn sum(x: &[f32]) -> f32 {
+    let mut acc = [0.0f32; 8];
+    let chunks = x.chunks_exact(8);
+    let tail: f32 = chunks.remainder().iter().sum();
+    for c in chunks {
+        for l in 0..8 {
+            acc[l] += c[l];
+        }
+    }
+    acc.iter().sum::<f32>() + tail
+}
