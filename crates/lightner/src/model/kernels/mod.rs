@@ -6,11 +6,11 @@
 //!
 //! - [`gelu`]: exact GELU, forward and backward vectorised ([`erf`]); burn flex calls a scalar
 //!   `erff` per element.
-//! - [`linear`]: the linear layers of a decoding step (a few rows each), reading the weight in
-//!   blocks of whole rows ([`skinny`]). Inference only: under autodiff it is burn's own linear, so
-//!   training is unchanged.
+//! - [`linear`]: the linear layers. A decoding step's (a few rows each) read the weight in blocks
+//!   of whole rows ([`skinny`], inference only); everything else on flex, training included,
+//!   goes through [`gemm`] into a buffer that starts as the bias, with its backward.
 //! - [`attend_one`]: the attention of a decoding step (one query per sequence) in one pass per
-//!   head ([`attend`]). Inference only, like [`linear`].
+//!   head ([`attend`]). Inference only, like the skinny product.
 //! - [`layer_norm()`]: LayerNorm in training, forward and backward in one pass per row
 //!   ([`mod@layer_norm`]); inference keeps burn flex's own.
 //! - [`attention()`]: the attention of whole sequences (training, the encoder, teacher forcing)
