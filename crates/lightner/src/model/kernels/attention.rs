@@ -20,9 +20,10 @@
 //!   where the key is hidden (the mask fill passes no gradient there);
 //! - `dq_i = scale · Σ_j ds_ij k_j` and `dk_j = Σ_i ds_ij (scale · q_i)`.
 //!
-//! Layouts: queries and the result are `[B, T, H, dh]` (the projection's `[B, T, d]` as it comes,
-//! so no split and no merge is copied); keys and values `[B, H, S, dh]`; the prefix `[PB, H, L, dh]`
-//! with `PB` = 1 (shared by the batch) or `B`; `hidden` `[B, TM, L + S]` with `TM` = 1 (one row
+//! Layouts: queries and the result are `[B, T, H, dh]` (the projection's `[B, T, d]` as it comes:
+//! queries are read in place, and each head's result is gathered into that layout by one
+//! parallel pass instead of burn's split and merge copies on the calling thread); keys and values
+//! `[B, H, S, dh]`; the prefix `[PB, H, L, dh]` with `PB` = 1 (shared by the batch) or `B`; `hidden` `[B, TM, L + S]` with `TM` = 1 (one row
 //! for every query) or `T`; the dropout multipliers `[B, H, T, L + S]`. Key `j < L` is prefix
 //! row `j`, key `L + j` is row `j` of `k`. Heads run on the rayon pool; a head's result depends
 //! only on its own inputs, never on the batch or the thread count.
