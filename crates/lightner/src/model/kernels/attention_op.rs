@@ -296,21 +296,11 @@ pub(super) fn autodiff_attention<C: CheckpointStrategy>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::kernels::test_support::{close, host};
     use burn::tensor::Device;
 
     fn values(n: usize, seed: usize, scale: f32) -> Vec<f32> {
-        (0..n).map(|i| ((((i + seed) * 7919) % 2001) as f32 / 1000.0 - 1.0) * scale).collect()
-    }
-
-    fn host<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-        crate::model::params::host_f32s(t.into_data()).expect("f32 data")
-    }
-
-    fn close(a: &[f32], b: &[f32], tol: f32, what: &str) {
-        assert_eq!(a.len(), b.len(), "{what}: lengths");
-        for (i, (x, y)) in a.iter().zip(b).enumerate() {
-            assert!((x - y).abs() <= tol * (1.0 + y.abs()), "{what} [{i}]: {x} vs {y}");
-        }
+        crate::model::kernels::test_support::values(n, seed, scale, 0.0)
     }
 
     /// One configuration of the tests: sizes, and which optional parts are present.

@@ -108,24 +108,10 @@ pub(super) fn autodiff_layer_norm<C: CheckpointStrategy>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::kernels::test_support::{close, host, values};
     use burn::module::Param;
     use burn::nn::LayerNormConfig;
     use burn::tensor::Device;
-
-    fn values(n: usize, seed: usize, scale: f32, shift: f32) -> Vec<f32> {
-        (0..n).map(|i| ((((i + seed) * 7919) % 2001) as f32 / 1000.0 - 1.0) * scale + shift).collect()
-    }
-
-    fn host<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-        crate::model::params::host_f32s(t.into_data()).expect("f32 data")
-    }
-
-    fn close(a: &[f32], b: &[f32], tol: f32, what: &str) {
-        assert_eq!(a.len(), b.len(), "{what}: lengths");
-        for (i, (x, y)) in a.iter().zip(b).enumerate() {
-            assert!((x - y).abs() <= tol * (1.0 + y.abs()), "{what} [{i}]: {x} vs {y}");
-        }
-    }
 
     #[test]
     fn forward_and_gradients_equal_burns_layer_norm() {

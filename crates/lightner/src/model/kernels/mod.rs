@@ -26,6 +26,8 @@ pub mod layer_norm;
 mod layer_norm_op;
 mod linear_op;
 pub mod skinny;
+#[cfg(test)]
+mod test_support;
 
 use burn::backend::autodiff::NodeId;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
