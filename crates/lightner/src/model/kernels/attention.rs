@@ -341,60 +341,60 @@ impl WithSimd for HeadBackward<'_, '_> {
         let HeadGrads { dq, dk, dv, dpk, dpv } = out;
         let Dims { t, h, dh, tm, .. } = x.dims;
         let n = x.dims.keys();
-        if dh == 0 || n == 0 {
+        if dh == 0 || n == 0 || t == 0 {
             return;
         }
         let view = x.head(head);
         let (keys, values): (Vec<&[f32]>, Vec<&[f32]>) =
             (view.rows(dh, false).collect(), view.rows(dh, true).collect());
         let (seq, hi) = (head / h, head % h);
-        let (mut qs, mut dqs, mut ds) = (vec![0.0f32; dh], vec![0.0f32; dh], vec![0.0f32; n]);
-        for i in 0..t {
+        // The scaled queries and the incoming gradient's rows, `[t][dh]` each.
+        let mut qs = vec![0.0f32; t * dh];
+        for (i, row) in qs.chunks_exact_mut(dh).enumerate() {
+            for (s, &v) in row.iter_mut().zip(x.query(head, i)) {
+                *s = v * x.scale;
+            }
+        }
+        let qs_rows: Vec<&[f32]> = qs.chunks_exact(dh).collect();
+        let g_rows: Vec<&[f32]> = (0..t).map(|i| &grad[((seq * t + i) * h + hi) * dh..][..dh]).collect();
+        // Per key, the weights after dropout (p̃) and the softmax's gradient (ds) of every query:
+        // `[n][t]`, so that each key's gradient is one weighted sum over the queries, kept in
+        // registers, instead of t updates of its row in memory.
+        let (mut pt, mut dst) = (vec![0.0f32; n * t], vec![0.0f32; n * t]);
+        let (mut ds, mut dqs) = (vec![0.0f32; n], vec![0.0f32; dh]);
+        for (i, g) in g_rows.iter().enumerate() {
             let p = &probs[i * n..(i + 1) * n];
             let keep = view.keep.map(|k| &k[i * n..(i + 1) * n]);
             let hidden = &view.hidden[if tm == 1 { 0 } else { i } * n..][..n];
-            let g = &grad[((seq * t + i) * h + hi) * dh..][..dh];
-            for (s, &v) in qs.iter_mut().zip(x.query(head, i)) {
-                *s = v * x.scale;
-            }
-            // Weights: dp_ij = (g_i·v_j) keep_ij. Values: dv_j += p̃_ij g_i.
+            // Weights: dp_ij = (g_i·v_j) keep_ij.
             dots(simd, g, &values, &mut ds);
-            let dv_rows = dpv.chunks_exact_mut(dh).chain(dv.chunks_exact_mut(dh));
             let mut dot_pp = 0.0f32;
-            for (j, (dsj, dvj)) in ds.iter_mut().zip(dv_rows).enumerate() {
+            for (j, dsj) in ds.iter_mut().enumerate() {
                 let kj = keep.map_or(1.0, |k| k[j]);
-                axpy(simd, p[j] * kj, g, dvj);
+                pt[j * t + i] = p[j] * kj;
                 *dsj *= kj;
                 dot_pp += *dsj * p[j];
             }
             // Softmax: ds_ij = p_ij (dp_ij − Σ_j dp_ij p_ij), none through hidden keys.
-            for ((dsj, &pj), &hid) in ds.iter_mut().zip(p).zip(hidden) {
+            for (j, ((dsj, &pj), &hid)) in ds.iter_mut().zip(p).zip(hidden).enumerate() {
                 *dsj = if hid != 0.0 { 0.0 } else { pj * (*dsj - dot_pp) };
+                dst[j * t + i] = *dsj;
             }
-            // Queries and keys of the scaled product.
+            // Queries: dq_i = scale · Σ_j ds_ij k_j.
             weighted_sum(simd, &ds, &keys, &mut dqs);
             for (o, &d) in dq[i * dh..(i + 1) * dh].iter_mut().zip(&dqs) {
                 *o = d * x.scale;
             }
-            let dk_rows = dpk.chunks_exact_mut(dh).chain(dk.chunks_exact_mut(dh));
-            for (&dsj, dkj) in ds.iter().zip(dk_rows) {
-                axpy(simd, dsj, &qs, dkj);
-            }
         }
-    }
-}
-
-/// `y += a·x`, with fused multiply-adds where the CPU has them.
-#[inline(always)]
-fn axpy<S: Simd>(simd: S, a: f32, x: &[f32], y: &mut [f32]) {
-    let (xv, xt) = S::as_simd_f32s(x);
-    let (yv, yt) = S::as_mut_simd_f32s(y);
-    let av = simd.splat_f32s(a);
-    for (o, &v) in yv.iter_mut().zip(xv) {
-        *o = simd.mul_add_e_f32s(av, v, *o);
-    }
-    for (o, &v) in yt.iter_mut().zip(xt) {
-        *o += a * v;
+        // Values: dv_j = Σ_i p̃_ij g_i. Keys: dk_j = Σ_i ds_ij (scale · q_i).
+        let dv_rows = dpv.chunks_exact_mut(dh).chain(dv.chunks_exact_mut(dh));
+        for (w, dvj) in pt.chunks_exact(t).zip(dv_rows) {
+            weighted_sum(simd, w, &g_rows, dvj);
+        }
+        let dk_rows = dpk.chunks_exact_mut(dh).chain(dk.chunks_exact_mut(dh));
+        for (w, dkj) in dst.chunks_exact(t).zip(dk_rows) {
+            weighted_sum(simd, w, &qs_rows, dkj);
+        }
     }
 }
 
