@@ -20,10 +20,10 @@
 //!   where the key is hidden (the mask fill passes no gradient there);
 //! - `dq_i = scale · Σ_j ds_ij k_j` and `dk_j = Σ_i ds_ij (scale · q_i)`.
 //!
-//! Layouts: queries and the result are `[B, T, H, dh]` (the projection's `[B, T, d]` as it comes:
-//! queries are read in place, and each head's result is gathered into that layout by one
-//! parallel pass instead of burn's split and merge copies on the calling thread); keys and values
-//! `[B, H, S, dh]`; the prefix `[PB, H, L, dh]` with `PB` = 1 (shared by the batch) or `B`; `hidden` `[B, TM, L + S]` with `TM` = 1 (one row
+//! Layouts: queries, keys, values and the result are `[B, T or S, H, dh]` (the projections'
+//! `[B, T, d]` as they come: every head reads its rows in place, and each head's result and
+//! gradients are gathered into that layout by one parallel pass, instead of burn's split and
+//! merge copies on the calling thread); the prefix `[PB, H, L, dh]` with `PB` = 1 (shared by the batch) or `B`; `hidden` `[B, TM, L + S]` with `TM` = 1 (one row
 //! for every query) or `T`; the dropout multipliers `[B, H, T, L + S]`. Key `j < L` is prefix
 //! row `j`, key `L + j` is row `j` of `k`. Heads run on the rayon pool; a head's result depends
 //! only on its own inputs, never on the batch or the thread count.
@@ -65,9 +65,9 @@ impl Dims {
 pub struct Inputs<'a> {
     /// `[B, T, H, dh]`, not yet scaled.
     pub q: &'a [f32],
-    /// `[B, H, S, dh]`.
+    /// `[B, S, H, dh]`.
     pub k: &'a [f32],
-    /// `[B, H, S, dh]`.
+    /// `[B, S, H, dh]`.
     pub v: &'a [f32],
     /// `[PB, H, L, dh]` (empty when `L` = 0).
     pub pk: &'a [f32],
@@ -91,7 +91,7 @@ impl Inputs<'_> {
         (pb == 1 || pb == b)
             && (tm == 1 || tm == t)
             && self.q.len() == b * t * h * dh
-            && self.k.len() == b * h * s * dh
+            && self.k.len() == b * s * h * dh
             && self.v.len() == self.k.len()
             && self.pk.len() == pb * h * l * dh
             && self.pv.len() == self.pk.len()
@@ -105,11 +105,14 @@ impl Inputs<'_> {
         let (seq, hi) = (head / h, head % h);
         let n = self.dims.keys();
         let p = (if pb == 1 { 0 } else { seq } * h + hi) * l * dh;
+        let own = seq * s * h * dh..(seq + 1) * s * h * dh;
         HeadView {
             pk: &self.pk[p..p + l * dh],
             pv: &self.pv[p..p + l * dh],
-            k: &self.k[head * s * dh..(head + 1) * s * dh],
-            v: &self.v[head * s * dh..(head + 1) * s * dh],
+            k: &self.k[own.clone()],
+            v: &self.v[own],
+            offset: hi * dh,
+            stride: h * dh,
             hidden: &self.hidden[seq * tm * n..(seq + 1) * tm * n],
             keep: self.keep.map(|k| &k[head * t * n..(head + 1) * t * n]),
         }
@@ -127,8 +130,12 @@ impl Inputs<'_> {
 struct HeadView<'a> {
     pk: &'a [f32],
     pv: &'a [f32],
+    /// The sequence's keys and values, every head: the head's row `j` is
+    /// `k[j·stride + offset..][..dh]`.
     k: &'a [f32],
     v: &'a [f32],
+    offset: usize,
+    stride: usize,
     hidden: &'a [f32],
     keep: Option<&'a [f32]>,
 }
@@ -138,7 +145,8 @@ impl<'a> HeadView<'a> {
     #[inline(always)]
     fn rows(&self, dh: usize, values: bool) -> impl Iterator<Item = &'a [f32]> + use<'a> {
         let (pre, own) = if values { (self.pv, self.v) } else { (self.pk, self.k) };
-        pre.chunks_exact(dh).chain(own.chunks_exact(dh))
+        let offset = self.offset;
+        pre.chunks_exact(dh).chain(own.chunks_exact(self.stride).map(move |r| &r[offset..offset + dh]))
     }
 }
 
@@ -147,9 +155,9 @@ impl<'a> HeadView<'a> {
 pub struct Grads {
     /// `[B, T, H, dh]`.
     pub q: Vec<f32>,
-    /// `[B, H, S, dh]`.
+    /// `[B, S, H, dh]`.
     pub k: Vec<f32>,
-    /// `[B, H, S, dh]`.
+    /// `[B, S, H, dh]`.
     pub v: Vec<f32>,
     /// `[PB, H, L, dh]` (summed over the batch when the prefix is shared).
     pub pk: Vec<f32>,
@@ -176,13 +184,14 @@ pub fn forward(x: &Inputs<'_>, keep_probs: bool) -> (Vec<f32>, Vec<f32>) {
     work.par_iter_mut().enumerate().for_each(|(head, (out, p))| {
         Arch::new().dispatch(HeadForward { x, head, out, probs: p.as_deref_mut() });
     });
-    (merge_heads(&heads_out, x.dims), probs)
+    (merge_heads(&heads_out, b, h, t, dh), probs)
 }
 
 /// The gradients of [`forward`]'s output for `grad` `[B, T, H, dh]`, given its `probs`.
 pub fn backward(x: &Inputs<'_>, probs: &[f32], grad: &[f32]) -> Grads {
     let Dims { b, t, h, s, l, pb, dh, .. } = x.dims;
     let mut dq_heads = vec![0.0f32; b * h * t * dh];
+    // Keys and values head by head (`[B, H, S, dh]`), gathered into their `[B, S, H, dh]` below.
     let (mut dk, mut dv) = (vec![0.0f32; b * h * s * dh], vec![0.0f32; b * h * s * dh]);
     // The prefix's gradient per sequence first; summed over the batch below when shared.
     let (mut dpk, mut dpv) = (vec![0.0f32; b * h * l * dh], vec![0.0f32; b * h * l * dh]);
@@ -200,7 +209,13 @@ pub fn backward(x: &Inputs<'_>, probs: &[f32], grad: &[f32]) -> Grads {
         Arch::new().dispatch(HeadBackward { x, head, probs, grad, out });
     });
     let (pk, pv) = if pb == b { (dpk, dpv) } else { (sum_over_batch(&dpk, b), sum_over_batch(&dpv, b)) };
-    Grads { q: merge_heads(&dq_heads, x.dims), k: dk, v: dv, pk, pv }
+    Grads {
+        q: merge_heads(&dq_heads, b, h, t, dh),
+        k: merge_heads(&dk, b, h, s, dh),
+        v: merge_heads(&dv, b, h, s, dh),
+        pk,
+        pv,
+    }
 }
 
 /// `count` consecutive chunks of `size` elements of `v` (empty ones when `size` is 0).
@@ -212,8 +227,7 @@ fn chunks(v: &mut [f32], size: usize, count: usize) -> Vec<&mut [f32]> {
 }
 
 /// `[B, H, T, dh]` → `[B, T, H, dh]`, one output row (a sequence's position) per task.
-fn merge_heads(heads: &[f32], dims: Dims) -> Vec<f32> {
-    let Dims { b, t, h, dh, .. } = dims;
+fn merge_heads(heads: &[f32], b: usize, h: usize, t: usize, dh: usize) -> Vec<f32> {
     let mut out = vec![0.0f32; b * t * h * dh];
     if dh == 0 || h == 0 {
         return out;

@@ -18,8 +18,9 @@ use burn::tensor::{Bool, DType, Tensor, TensorData};
 /// `softmax(scale·q·kᵀ, hiding keys where `mask` is true) ⊙ keep · v`, head by head.
 ///
 /// - `q` `[B, T, H, dh]` (the query projection reshaped, not scaled); the result has its shape;
-/// - `k`, `v` `[B, H, S, dh]`; `prefix` key and value `[1 or B, H, L, dh]`, read before `k` and
-///   `v` and never hidden;
+/// - `k`, `v` `[B, H, S, dh]` — read in place when they are `[B, S, H, dh]` memory split into heads
+///   by `swap_dims`, as the model makes them, else copied once;
+/// - `prefix` key and value `[1 or B, H, L, dh]`, read before `k` and `v` and never hidden;
 /// - `mask` `[B or 1, 1, 1 or T, L + S]` (true = hidden); each row must leave a key visible, or
 ///   its weights are uniform over all keys;
 /// - `keep`: dropout multipliers `[B, H, T, L + S]` applied to the weights (training only).
@@ -157,10 +158,13 @@ impl Args {
         };
         let keep = (keep.layout().num_elements() > 0).then_some(keep);
         let c = |t: FlexTensor| t.to_contiguous();
+        // Keys and values are read as `[B, S, H, dh]`: the model's are the projection reshaped
+        // and split by `swap_dims`, so swapping back gives its rows in place, with no copy.
+        let rows = |t: FlexTensor| if t.layout().num_dims() == 4 { c(t.transpose(1, 2)) } else { t };
         Self {
             q: c(q),
-            k: c(k),
-            v: c(v),
+            k: rows(k),
+            v: rows(v),
             pk: c(pk),
             pv: c(pv),
             hidden: c(hidden),
@@ -244,16 +248,20 @@ impl Backward<Flex, 5> for AttentionBackward {
             kernel::Grads { q: nan(b * t * h * dh), k: nan(kv), v: nan(kv), pk: nan(p), pv: nan(p) }
         };
         let [nq, nk, nv, npk, npv] = ops.parents;
+        // The keys' and values' gradients come as `[B, S, H, dh]` and are handed back as that
+        // memory seen as `[B, H, S, dh]`: the shape of the inputs, and no copy for a model's
+        // split projection to undo.
         let outs = [
-            (nq, g.q, vec![b, t, h, dh]),
-            (nk, g.k, vec![b, h, s, dh]),
-            (nv, g.v, vec![b, h, s, dh]),
-            (npk, g.pk, vec![pb, h, l, dh]),
-            (npv, g.pv, vec![pb, h, l, dh]),
+            (nq, g.q, vec![b, t, h, dh], false),
+            (nk, g.k, vec![b, s, h, dh], true),
+            (nv, g.v, vec![b, s, h, dh], true),
+            (npk, g.pk, vec![pb, h, l, dh], false),
+            (npv, g.pv, vec![pb, h, l, dh], false),
         ];
-        for (node, data, shape) in outs {
+        for (node, data, shape, rows) in outs {
             if let Some(node) = node {
-                grads.register::<Flex>(node.id, FlexTensor::from_data(TensorData::new(data, shape)));
+                let grad = FlexTensor::from_data(TensorData::new(data, shape));
+                grads.register::<Flex>(node.id, if rows { grad.transpose(1, 2) } else { grad });
             }
         }
     }
@@ -315,9 +323,20 @@ mod tests {
         pb: usize,
         mask_rows: usize,
         dropout: bool,
+        /// Keys and values made as the model makes them, `[B, S, H, dh]` seen as `[B, H, S, dh]`
+        /// (else contiguous `[B, H, S, dh]`).
+        kv_rows: bool,
     }
 
-    /// The case's tensors on `device`; `grad` makes the five inputs require a gradient.
+    impl Case {
+        /// A key or value tensor of [`tensors`] as the attention takes it, `[B, H, S, dh]`.
+        fn heads(&self, x: &Tensor<4>) -> Tensor<4> {
+            if self.kv_rows { x.clone().swap_dims(1, 2) } else { x.clone() }
+        }
+    }
+
+    /// The case's tensors on `device`; `grad` makes the five inputs require a gradient. Keys and
+    /// values in their storage layout (see [`Case::heads`]).
     #[allow(clippy::type_complexity)]
     fn tensors(
         c: Case,
@@ -334,8 +353,8 @@ mod tests {
         };
         let n = c.l + c.s;
         let q = t4([c.b, c.t, c.h, c.dh], 1, 1.0);
-        let k = t4([c.b, c.h, c.s, c.dh], 2, 1.0);
-        let v = t4([c.b, c.h, c.s, c.dh], 3, 1.0);
+        let kv = if c.kv_rows { [c.b, c.s, c.h, c.dh] } else { [c.b, c.h, c.s, c.dh] };
+        let (k, v) = (t4(kv, 2, 1.0), t4(kv, 3, 1.0));
         let prefix =
             (c.l > 0).then(|| (t4([c.pb, c.h, c.l, c.dh], 4, 1.0), t4([c.pb, c.h, c.l, c.dh], 5, 1.0)));
         // Prefix keys are never hidden; of the own keys, a causal pattern when there is one row
@@ -357,13 +376,13 @@ mod tests {
 
     const CASES: [Case; 4] = [
         // An encoder layer with its prompt prefix, padding in odd sequences.
-        Case { b: 3, t: 6, h: 2, s: 6, dh: 8, l: 3, pb: 1, mask_rows: 1, dropout: false },
+        Case { b: 3, t: 6, h: 2, s: 6, dh: 8, l: 3, pb: 1, mask_rows: 1, dropout: false, kv_rows: true },
         // A causal decoder layer with a per-sequence prefix and dropout.
-        Case { b: 2, t: 5, h: 3, s: 5, dh: 12, l: 2, pb: 2, mask_rows: 5, dropout: true },
+        Case { b: 2, t: 5, h: 3, s: 5, dh: 12, l: 2, pb: 2, mask_rows: 5, dropout: true, kv_rows: true },
         // No prefix, odd head width.
-        Case { b: 2, t: 4, h: 2, s: 7, dh: 5, l: 0, pb: 1, mask_rows: 1, dropout: false },
+        Case { b: 2, t: 4, h: 2, s: 7, dh: 5, l: 0, pb: 1, mask_rows: 1, dropout: false, kv_rows: false },
         // bart-base's heads on a short sentence.
-        Case { b: 1, t: 3, h: 12, s: 9, dh: 64, l: 10, pb: 1, mask_rows: 1, dropout: true },
+        Case { b: 1, t: 3, h: 12, s: 9, dh: 64, l: 10, pb: 1, mask_rows: 1, dropout: true, kv_rows: false },
     ];
 
     #[test]
@@ -372,6 +391,7 @@ mod tests {
         for c in CASES {
             let (q, k, v, prefix, mask, keep) = tensors(c, &device, false);
             let scale = (c.dh as f32).powf(-0.5);
+            let (k, v) = (c.heads(&k), c.heads(&v));
             let ours = attention(
                 q.clone(),
                 k.clone(),
@@ -395,7 +415,7 @@ mod tests {
             let run = |ours: bool| {
                 let (q, k, v, prefix, mask, keep) = tensors(c, &device, true);
                 let f = if ours { attention } else { attention_composed };
-                let out = f(q.clone(), k.clone(), v.clone(), prefix.clone(), Some(mask), keep, scale);
+                let out = f(q.clone(), c.heads(&k), c.heads(&v), prefix.clone(), Some(mask), keep, scale);
                 // A weighted sum, so that the incoming gradient is not uniform.
                 let w = Tensor::<4>::from_data(
                     TensorData::new(values(out.dims().iter().product(), 9, 1.0), out.dims()),
@@ -422,6 +442,7 @@ mod tests {
         let device = Device::flex().autodiff();
         let c = CASES[0];
         let (q, k, v, prefix, mask, _) = tensors(c, &device, false);
+        let (k, v) = (c.heads(&k), c.heads(&v));
         let (pk, pv) = prefix.expect("case 0 has a prefix");
         let pk = pk.require_grad();
         // Only the prefix is tracked (an encoder's first layer): its gradient matches burn's.

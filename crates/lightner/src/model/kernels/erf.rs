@@ -9,6 +9,7 @@
 //! f32 anyway. Like PyTorch's and burn's GELU, the result is accurate in absolute terms (about
 //! 10⁻⁷·(1 + |x|)); far out on the left tail, where GELU is below 10⁻⁶, `1 + erf` cancels.
 
+use pulp::{Arch, Simd, WithSimd};
 use rayon::prelude::*;
 
 /// P of the fitted erf, constant term first (`scripts/fit-erf.py`; f32 rounds the last digits).
@@ -100,11 +101,7 @@ const CHUNK: usize = 1 << 14;
 /// `out[i] = GELU(x[i])`.
 pub fn gelu_slice(x: &[f32], out: &mut [f32]) {
     debug_assert_eq!(x.len(), out.len());
-    let run = |(x, out): (&[f32], &mut [f32])| {
-        for (o, &v) in out.iter_mut().zip(x) {
-            *o = gelu(v);
-        }
-    };
+    let run = |(x, out): (&[f32], &mut [f32])| Arch::new().dispatch(Gelu { x, out });
     if x.len() > CHUNK {
         x.par_chunks(CHUNK).zip(out.par_chunks_mut(CHUNK)).for_each(run);
     } else {
@@ -115,15 +112,51 @@ pub fn gelu_slice(x: &[f32], out: &mut [f32]) {
 /// `out[i] = grad[i] · GELU'(x[i])`.
 pub fn gelu_backward_slice(x: &[f32], grad: &[f32], out: &mut [f32]) {
     debug_assert!(x.len() == out.len() && grad.len() == out.len());
-    let run = |((x, g), out): ((&[f32], &[f32]), &mut [f32])| {
-        for ((o, &v), &d) in out.iter_mut().zip(x).zip(g) {
-            *o = d * gelu_derivative(v);
-        }
+    let run = |((x, grad), out): ((&[f32], &[f32]), &mut [f32])| {
+        Arch::new().dispatch(GeluBackward { x, grad, out })
     };
     if x.len() > CHUNK {
         x.par_chunks(CHUNK).zip(grad.par_chunks(CHUNK)).zip(out.par_chunks_mut(CHUNK)).for_each(run);
     } else {
         run(((x, grad), out));
+    }
+}
+
+/// One chunk of [`gelu_slice`], compiled once per instruction set by [`pulp`]: the loop
+/// vectorises to the widest registers the CPU has (8 lanes on AVX2 instead of the baseline's 4,
+/// 16 on AVX-512). Rust never fuses a multiply and an add on its own, so every lane computes
+/// exactly what the scalar [`gelu`] computes, bit for bit, whatever the width.
+struct Gelu<'a> {
+    x: &'a [f32],
+    out: &'a mut [f32],
+}
+
+impl WithSimd for Gelu<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: Simd>(self, _simd: S) {
+        for (o, &v) in self.out.iter_mut().zip(self.x) {
+            *o = gelu(v);
+        }
+    }
+}
+
+/// One chunk of [`gelu_backward_slice`], as [`Gelu`].
+struct GeluBackward<'a> {
+    x: &'a [f32],
+    grad: &'a [f32],
+    out: &'a mut [f32],
+}
+
+impl WithSimd for GeluBackward<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: Simd>(self, _simd: S) {
+        for ((o, &v), &d) in self.out.iter_mut().zip(self.x).zip(self.grad) {
+            *o = d * gelu_derivative(v);
+        }
     }
 }
 

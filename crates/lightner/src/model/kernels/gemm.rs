@@ -50,9 +50,6 @@ impl<'a> Mat<'a> {
     }
 }
 
-/// Products below this many multiply-adds run on one thread (burn flex's threshold).
-const PARALLEL_THRESHOLD: usize = 192 * 192 * 192;
-
 /// `out = lhs·rhs`, or `out += lhs·rhs` with `accumulate`; `out` is row-major
 /// `[lhs.rows, rhs.cols]`. Runs on the current rayon pool when the product is large enough.
 ///
@@ -60,16 +57,54 @@ const PARALLEL_THRESHOLD: usize = 192 * 192 * 192;
 /// When the shapes disagree or a view reaches outside its slice (a caller's bug).
 pub fn matmul_into(out: &mut [f32], lhs: Mat<'_>, rhs: Mat<'_>, accumulate: bool) {
     let (m, k, n) = (lhs.rows, lhs.cols, rhs.cols);
-    assert_eq!(rhs.rows, k, "inner dimensions");
     assert_eq!(out.len(), m * n, "out is [m, n]");
-    assert!(lhs.fits() && rhs.fits(), "views inside their slices");
-    if m == 0 || n == 0 {
-        return;
-    }
     if k == 0 {
+        assert_eq!(rhs.rows, k, "inner dimensions");
         if !accumulate {
             out.fill(0.0);
         }
+        return;
+    }
+    // SAFETY: `out` is an exclusive, initialised slice of exactly m·n elements.
+    unsafe { product_at(out.as_mut_ptr(), lhs, rhs, accumulate) }
+}
+
+/// `lhs·rhs` as a new row-major `[lhs.rows, rhs.cols]`, written straight into fresh memory: no
+/// zero fill first (a memset of every result, which ran on the calling thread alone).
+///
+/// # Panics
+/// As [`matmul_into`].
+pub fn matmul(lhs: Mat<'_>, rhs: Mat<'_>) -> Vec<f32> {
+    let (m, k, n) = (lhs.rows, lhs.cols, rhs.cols);
+    let len = m.checked_mul(n).expect("result size");
+    if k == 0 || len == 0 {
+        assert_eq!(rhs.rows, k, "inner dimensions");
+        return vec![0.0; len];
+    }
+    let mut out: Vec<f32> = Vec::with_capacity(len);
+    // SAFETY: the capacity holds m·n elements; with `accumulate` false and k > 0, gemm reads
+    // nothing of `dst` and writes each of its m·n elements (its contract: `read_dst` false means
+    // `dst` is not read), so all of them are initialised when the length is set.
+    unsafe {
+        product_at(out.as_mut_ptr(), lhs, rhs, false);
+        out.set_len(len);
+    }
+    out
+}
+
+/// Products below this many multiply-adds run on one thread (burn flex's threshold).
+const PARALLEL_THRESHOLD: usize = 192 * 192 * 192;
+
+/// `dst = lhs·rhs` (or `dst += lhs·rhs` with `accumulate`), `dst` row-major `[m, n]`, k > 0.
+///
+/// # Safety
+/// `dst` must be valid for writes of m·n elements, not aliased by `lhs` or `rhs`, and
+/// initialised when `accumulate` is set. Shapes and views are checked here (panics).
+unsafe fn product_at(dst: *mut f32, lhs: Mat<'_>, rhs: Mat<'_>, accumulate: bool) {
+    let (m, k, n) = (lhs.rows, lhs.cols, rhs.cols);
+    assert_eq!(rhs.rows, k, "inner dimensions");
+    assert!(lhs.fits() && rhs.fits(), "views inside their slices");
+    if m == 0 || n == 0 {
         return;
     }
     let parallelism = if m.saturating_mul(n).saturating_mul(k) >= PARALLEL_THRESHOLD {
@@ -78,17 +113,16 @@ pub fn matmul_into(out: &mut [f32], lhs: Mat<'_>, rhs: Mat<'_>, accumulate: bool
         gemm::Parallelism::None
     };
     let stride = |s: usize| s as isize; // checked by `fits`
-    // SAFETY: `out` is an exclusive slice of exactly m·n elements, written row-major (column
-    // stride 1, row stride n); `lhs` and `rhs` are shared slices whose every viewed element
-    // (checked by `fits` above) lies inside them, so gemm reads and writes only in bounds, and
-    // the borrow rules keep `out` from aliasing either input. With `accumulate` gemm reads `out`,
-    // which is initialised (it is a `&mut [f32]`).
+    // SAFETY: `dst` is valid for m·n elements written row-major (column stride 1, row stride
+    // n), by the caller's contract; `lhs` and `rhs` are shared slices whose every viewed element
+    // (checked by `fits` above) lies inside them, so gemm reads and writes only in bounds. gemm
+    // reads `dst` only with `accumulate`, when the caller says it is initialised.
     unsafe {
         gemm::gemm(
             m,
             n,
             k,
-            out.as_mut_ptr(),
+            dst,
             1,
             stride(n),
             accumulate,
@@ -123,16 +157,12 @@ pub fn linear(x: &[f32], m: usize, w: &[f32], k: usize, n: usize, bias: &[f32]) 
 
 /// The gradient of [`linear`]'s input: `g·wᵀ` for `g` `[m, n]`, `w` `[k, n]` → `[m, k]`.
 pub fn linear_x_grad(g: &[f32], m: usize, w: &[f32], k: usize, n: usize) -> Vec<f32> {
-    let mut out = vec![0.0f32; m * k];
-    matmul_into(&mut out, Mat::row_major(g, m, n), Mat::row_major(w, k, n).t(), false);
-    out
+    matmul(Mat::row_major(g, m, n), Mat::row_major(w, k, n).t())
 }
 
 /// The gradient of [`linear`]'s weight: `xᵀ·g` for `x` `[m, k]`, `g` `[m, n]` → `[k, n]`.
 pub fn linear_w_grad(x: &[f32], m: usize, k: usize, g: &[f32], n: usize) -> Vec<f32> {
-    let mut out = vec![0.0f32; k * n];
-    matmul_into(&mut out, Mat::row_major(x, m, k).t(), Mat::row_major(g, m, n), false);
-    out
+    matmul(Mat::row_major(x, m, k).t(), Mat::row_major(g, m, n))
 }
 
 /// The gradient of [`linear`]'s bias: the column sums of `g` `[m, n]`, in row order.
@@ -207,6 +237,25 @@ mod tests {
         let mut out = vec![0.0; 4];
         let short = Mat { data: &[1.0; 3], rows: 2, cols: 2, rs: 2, cs: 1 };
         matmul_into(&mut out, short, Mat::row_major(&[1.0; 4], 2, 2), false);
+    }
+
+    #[test]
+    #[should_panic(expected = "views inside their slices")]
+    fn a_view_past_its_slice_is_refused_before_fresh_memory_is_written() {
+        let short = Mat { data: &[1.0; 3], rows: 2, cols: 2, rs: 2, cs: 1 };
+        matmul(Mat::row_major(&[1.0; 4], 2, 2), short);
+    }
+
+    #[test]
+    fn a_fresh_product_equals_one_written_over_zeros_bit_for_bit() {
+        for (m, k, n) in [(1, 1, 1), (3, 5, 7), (200, 256, 192)] {
+            let (a, b) = (values(m * k, 8), values(k * n, 9));
+            let (a, b) = (Mat::row_major(&a, m, k), Mat::row_major(&b, k, n));
+            let mut over_zeros = vec![0.0; m * n];
+            matmul_into(&mut over_zeros, a, b, false);
+            assert_eq!(matmul(a, b), over_zeros, "{m}x{k}x{n}");
+            assert_eq!(matmul(a.t(), Mat::row_major(&values(m * 3, 1), m, 3)).len(), k * 3);
+        }
     }
 
     #[test]

@@ -4,8 +4,8 @@
 //! is written here. On any other device (a CUDA build) the wrappers fall back to burn's own
 //! operation, so results differ only by rounding.
 //!
-//! - [`gelu`]: exact GELU, forward and backward vectorised ([`erf`]); burn flex calls a scalar
-//!   `erff` per element.
+//! - [`gelu`]: exact GELU, forward and backward vectorised at the CPU's full width ([`erf`],
+//!   compiled per instruction set through `pulp`); burn flex calls a scalar `erff` per element.
 //! - [`linear`]: the linear layers. A decoding step's (a few rows each) read the weight in blocks
 //!   of whole rows ([`skinny`], inference only); everything else on flex, training included,
 //!   goes through [`gemm`] into a buffer that starts as the bias, with its backward.
@@ -14,8 +14,8 @@
 //! - [`layer_norm()`]: LayerNorm in training, forward and backward in one pass per row
 //!   ([`mod@layer_norm`]); inference keeps burn flex's own.
 //! - [`attention()`]: the attention of whole sequences (training, the encoder, teacher forcing)
-//!   in one pass per head, forward and backward, reading the prompt prefix where it lies
-//!   ([`mod@attention`], [`attention_op`]).
+//!   in one pass per head, forward and backward, reading the prompt prefix, the queries, keys
+//!   and values where they lie ([`mod@attention`], [`attention_op`]).
 
 pub mod attend;
 pub mod attention;
