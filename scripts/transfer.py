@@ -18,7 +18,10 @@ prompt pack SOURCE is trained here once (prompts only on the adapted backbone, -
 
 A rerun skips finished runs, so an interrupted study resumes where it stopped; creating
 .cache/transfer/STOP makes every shard stop after its current run (to free the cores for a
-benchmark or a CI run without cutting a record short). The driver only runs
+benchmark or a CI run without cutting a record short). The adapted backbone and the binary live
+in .cache, which a new checkout lacks: rebuild the binary the records name (their `code`) in a git
+worktree and pass it as --lightner (copy it with a BINARY.code note), adapt with it, and the study
+checks the new backbone's weights hash against source-adapt.json before adding a record. The driver only runs
 the CLI and formats numbers; it never touches tensors.
 """
 
@@ -145,6 +148,23 @@ def adaptation_record(args):
     # The commit is not known here (adapt-conll.sh may have run long before): say so.
     record["code"] = "unknown"
     R.write_atomic(rec, json.dumps(record, indent=1))
+
+
+def same_backbone(args):
+    """Refuses to add records over another adapted backbone than the one the existing records
+    used: a new checkout rebuilds the adaptation, and a binary of another commit (whose sums run in
+    another order) would bake a different backbone, silently mixing two studies in one table."""
+    rec = Path(args.runs) / "source-adapt.json"
+    export = Path(args.adapted) / "lightner-export.json"
+    if not (rec.exists() and export.exists()):
+        return
+    want = json.loads(rec.read_text())["exported"]
+    have = json.loads(export.read_text())["weights_hash"]
+    if want != have:
+        sys.exit(f"{args.adapted} has weights hash {have}, but the study's records used {want} "
+                 f"({rec}). Rebuild it with the binary the records name (their `code` field, in a "
+                 "git worktree) and `scripts/adapt-conll.sh`, or move the records aside to start a "
+                 "new study.")
 
 
 def run_one(args, dataset, shots, seed, setting, rec: Path):
@@ -473,6 +493,7 @@ def main():
         if not (Path(args.adapted) / "model.safetensors").is_file():
             subprocess.run(["bash", str(ROOT / "scripts/adapt-conll.sh"), args.adapted], check=True)
         adaptation_record(args)
+        same_backbone(args)
         # One seed of every cell before the next seed, (c) first: an interrupted study still has
         # the headline column. The CoNLL prompt pack is made by the shard whose turn comes first.
         order = [(seed, k, ds, x) for seed in args.seeds for k in args.shots for ds in args.datasets
