@@ -47,11 +47,33 @@ pub fn dropout_keep<const D: usize>(
     }
     let n: usize = dims.iter().product();
     let (p32, scale) = (p as f32, (1.0 / (1.0 - p)) as f32);
-    let mask: Vec<f32> = DROPOUT_RNG.with(|r| {
-        let mut r = r.borrow_mut();
-        (0..n).map(|_| if r.random::<f32>() < p32 { 0.0 } else { scale }).collect()
-    });
+    let mask = DROPOUT_RNG.with(|r| keep_multipliers(&mut r.borrow_mut(), n, p32, scale));
     Some(Tensor::<D>::from_data(TensorData::new(mask, dims), device))
+}
+
+/// `n` dropout multipliers: 0 where a uniform draw in [0, 1) falls below `p`, else `scale`. The
+/// draws are `r.random::<f32>()`'s, bit for bit and in the same order, but the generator's
+/// words come in blocks (`fill`) instead of one call per element, whose bookkeeping cost more
+/// than the ChaCha rounds themselves.
+fn keep_multipliers(r: &mut ChaCha8Rng, n: usize, p: f32, scale: f32) -> Vec<f32> {
+    const BLOCK: usize = 1024;
+    let mut out = Vec::with_capacity(n);
+    let mut words = [0u32; BLOCK];
+    let mut left = n;
+    while left > 0 {
+        let w = &mut words[..left.min(BLOCK)];
+        r.fill(&mut w[..]);
+        out.extend(w.iter().map(|&x| if unit_f32(x) < p { 0.0 } else { scale }));
+        left -= w.len();
+    }
+    out
+}
+
+/// A word as rand 0.9 turns it into an `f32` in [0, 1): its top 24 bits times 2⁻²⁴
+/// (`StandardUniform` for `f32`).
+#[inline(always)]
+fn unit_f32(word: u32) -> f32 {
+    (word >> 8) as f32 * (1.0 / (1u32 << 24) as f32)
 }
 
 /// A frozen parameter (the backbone never receives gradients).
@@ -112,5 +134,38 @@ impl<'a> VarView<'a> {
     /// The tensor `name` under the view, checked against `shape`.
     pub fn get<const D: usize>(&self, name: &str, shape: [usize; D]) -> Result<Tensor<D>> {
         self.weights.backbone(&self.pp(name).prefix, shape, self.device)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The multipliers as drawn one element at a time (what `dropout_keep` did before blocks).
+    fn one_by_one(r: &mut ChaCha8Rng, n: usize, p: f32, scale: f32) -> Vec<f32> {
+        (0..n).map(|_| if r.random::<f32>() < p { 0.0 } else { scale }).collect()
+    }
+
+    #[test]
+    fn block_draws_equal_one_by_one_draws_bit_for_bit_across_calls() {
+        let (mut a, mut b) = (ChaCha8Rng::seed_from_u64(7), ChaCha8Rng::seed_from_u64(7));
+        // Sizes around the generator's 64-word buffer and the 1024-word blocks, in one stream,
+        // so that each call starts where the last one stopped.
+        for n in [0, 1, 63, 64, 65, 1023, 1024, 1025, 5000, 3, 70_001] {
+            for p in [0.1f32, 0.5] {
+                let scale = 1.0 / (1.0 - p);
+                let (x, y) = (keep_multipliers(&mut a, n, p, scale), one_by_one(&mut b, n, p, scale));
+                assert_eq!(x, y, "n = {n}, p = {p}");
+            }
+        }
+        assert_eq!(a.random::<u32>(), b.random::<u32>(), "the streams end at the same word");
+    }
+
+    #[test]
+    fn about_a_fraction_p_is_dropped() {
+        let mut r = ChaCha8Rng::seed_from_u64(1);
+        let m = keep_multipliers(&mut r, 100_000, 0.1, 1.0 / 0.9);
+        let dropped = m.iter().filter(|&&v| v == 0.0).count();
+        assert!((9_000..11_000).contains(&dropped), "{dropped} of 100000 dropped at p = 0.1");
     }
 }
