@@ -66,6 +66,20 @@ fn kernels(c: &mut Criterion) {
     group.bench_function("gelu 640x3072 slice", |b| b.iter(|| kernels::erf::gelu_slice(&xs, &mut ys)));
     group.finish();
 
+    // A new result zeroed on the calling thread first (`vec![0.0; n]`, the old way) against one
+    // zeroed piece by piece by the tasks that write it (`kernels::fresh`).
+    let mut group = c.benchmark_group("fresh results");
+    group.sample_size(30);
+    group.bench_function("gelu 640x3072 into vec![0.0; n]", |b| {
+        b.iter(|| {
+            let mut ys = vec![0.0f32; xs.len()];
+            kernels::erf::gelu_slice(&xs, &mut ys);
+            ys
+        })
+    });
+    group.bench_function("gelu 640x3072 into fresh pieces", |b| b.iter(|| kernels::erf::gelu_vec(&xs)));
+    group.finish();
+
     // One decoder layer's products in a greedy step: q, k, v, out (self), q, out (cross), fc1, fc2.
     let layer_shapes =
         [(768, 768), (768, 768), (768, 768), (768, 768), (768, 768), (768, 768), (768, 3072), (3072, 768)];

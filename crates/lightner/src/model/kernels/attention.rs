@@ -29,6 +29,7 @@
 //! only on its own inputs, never on the batch or the thread count.
 
 use super::erf::exp;
+use super::fresh::Fresh;
 use pulp::{Arch, Simd, WithSimd};
 use rayon::prelude::*;
 
@@ -171,43 +172,47 @@ pub struct Grads {
 pub fn forward(x: &Inputs<'_>, keep_probs: bool) -> (Vec<f32>, Vec<f32>) {
     let Dims { b, t, h, dh, .. } = x.dims;
     let n = x.dims.keys();
-    let mut heads_out = vec![0.0f32; b * h * t * dh];
-    let mut probs = if keep_probs { vec![0.0f32; b * h * t * n] } else { Vec::new() };
-    let mut work: Vec<(&mut [f32], Option<&mut [f32]>)> = chunks(&mut heads_out, t * dh, b * h)
-        .into_iter()
-        .zip(if keep_probs {
-            chunks(&mut probs, t * n, b * h).into_iter().map(Some).collect::<Vec<_>>()
-        } else {
-            (0..b * h).map(|_| None).collect()
-        })
-        .collect();
-    work.par_iter_mut().enumerate().for_each(|(head, (out, p))| {
-        Arch::new().dispatch(HeadForward { x, head, out, probs: p.as_deref_mut() });
+    let mut heads_out = Fresh::new(b * h * t * dh);
+    let mut probs = Fresh::new(if keep_probs { b * h * t * n } else { 0 });
+    let work: Vec<_> = heads_out.split(b * h).into_iter().zip(probs.split(b * h)).collect();
+    work.into_par_iter().enumerate().for_each(|(head, (out, p))| {
+        let probs = keep_probs.then(|| p.zeroed());
+        Arch::new().dispatch(HeadForward { x, head, out: out.zeroed(), probs });
     });
-    (merge_heads(&heads_out, b, h, t, dh), probs)
+    let probs = if keep_probs { probs.finish() } else { Vec::new() };
+    (merge_heads(&heads_out.finish(), b, h, t, dh), probs)
 }
 
 /// The gradients of [`forward`]'s output for `grad` `[B, T, H, dh]`, given its `probs`.
 pub fn backward(x: &Inputs<'_>, probs: &[f32], grad: &[f32]) -> Grads {
     let Dims { b, t, h, s, l, pb, dh, .. } = x.dims;
-    let mut dq_heads = vec![0.0f32; b * h * t * dh];
+    let mut dq_heads = Fresh::new(b * h * t * dh);
     // Keys and values head by head (`[B, H, S, dh]`), gathered into their `[B, S, H, dh]` below.
-    let (mut dk, mut dv) = (vec![0.0f32; b * h * s * dh], vec![0.0f32; b * h * s * dh]);
+    let (mut dk, mut dv) = (Fresh::new(b * h * s * dh), Fresh::new(b * h * s * dh));
     // The prefix's gradient per sequence first; summed over the batch below when shared.
-    let (mut dpk, mut dpv) = (vec![0.0f32; b * h * l * dh], vec![0.0f32; b * h * l * dh]);
+    let (mut dpk, mut dpv) = (Fresh::new(b * h * l * dh), Fresh::new(b * h * l * dh));
     let n = x.dims.keys();
-    let work: Vec<_> = chunks(&mut dq_heads, t * dh, b * h)
+    let work: Vec<_> = dq_heads
+        .split(b * h)
         .into_iter()
-        .zip(chunks(&mut dk, s * dh, b * h))
-        .zip(chunks(&mut dv, s * dh, b * h))
-        .zip(chunks(&mut dpk, l * dh, b * h))
-        .zip(chunks(&mut dpv, l * dh, b * h))
-        .map(|((((dq, dk), dv), dpk), dpv)| HeadGrads { dq, dk, dv, dpk, dpv })
+        .zip(dk.split(b * h))
+        .zip(dv.split(b * h))
+        .zip(dpk.split(b * h))
+        .zip(dpv.split(b * h))
         .collect();
-    work.into_par_iter().enumerate().for_each(|(head, out)| {
+    work.into_par_iter().enumerate().for_each(|(head, ((((dq, dk), dv), dpk), dpv))| {
         let probs = &probs[head * t * n..(head + 1) * t * n];
+        let out = HeadGrads {
+            dq: dq.zeroed(),
+            dk: dk.zeroed(),
+            dv: dv.zeroed(),
+            dpk: dpk.zeroed(),
+            dpv: dpv.zeroed(),
+        };
         Arch::new().dispatch(HeadBackward { x, head, probs, grad, out });
     });
+    let (dq_heads, dk, dv, dpk, dpv) =
+        (dq_heads.finish(), dk.finish(), dv.finish(), dpk.finish(), dpv.finish());
     let (pk, pv) = if pb == b { (dpk, dpv) } else { (sum_over_batch(&dpk, b), sum_over_batch(&dpv, b)) };
     Grads {
         q: merge_heads(&dq_heads, b, h, t, dh),
@@ -218,27 +223,16 @@ pub fn backward(x: &Inputs<'_>, probs: &[f32], grad: &[f32]) -> Grads {
     }
 }
 
-/// `count` consecutive chunks of `size` elements of `v` (empty ones when `size` is 0).
-fn chunks(v: &mut [f32], size: usize, count: usize) -> Vec<&mut [f32]> {
-    if size == 0 {
-        return (0..count).map(|_| <&mut [f32]>::default()).collect();
-    }
-    v.chunks_mut(size).collect()
-}
-
 /// `[B, H, T, dh]` → `[B, T, H, dh]`, one output row (a sequence's position) per task.
 fn merge_heads(heads: &[f32], b: usize, h: usize, t: usize, dh: usize) -> Vec<f32> {
-    let mut out = vec![0.0f32; b * t * h * dh];
-    if dh == 0 || h == 0 {
-        return out;
-    }
-    out.par_chunks_mut(h * dh).with_min_len(8).enumerate().for_each(|(row, o)| {
+    let mut out = Fresh::new(b * t * h * dh);
+    out.chunks(h * dh).into_par_iter().with_min_len(8).enumerate().for_each(|(row, o)| {
         let (seq, i) = (row / t, row % t);
-        for (hi, dst) in o.chunks_exact_mut(dh).enumerate() {
+        for (hi, dst) in o.zeroed().chunks_exact_mut(dh).enumerate() {
             dst.copy_from_slice(&heads[((seq * h + hi) * t + i) * dh..][..dh]);
         }
     });
-    out
+    out.finish()
 }
 
 /// Sums `[B, rest…]` over its first axis, in batch order.

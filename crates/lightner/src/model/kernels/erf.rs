@@ -9,6 +9,7 @@
 //! f32 anyway. Like PyTorch's and burn's GELU, the result is accurate in absolute terms (about
 //! 10⁻⁷·(1 + |x|)); far out on the left tail, where GELU is below 10⁻⁶, `1 + erf` cancels.
 
+use super::fresh;
 use pulp::{Arch, Simd, WithSimd};
 use rayon::prelude::*;
 
@@ -97,6 +98,21 @@ pub fn gelu_derivative(x: f32) -> f32 {
 
 /// Elements per parallel task: large enough that a task outweighs rayon's overhead.
 const CHUNK: usize = 1 << 14;
+
+/// `GELU(x[i])` for every element, computed in chunks on rayon's pool into a fresh vector (each
+/// chunk zeroed by its own task: [`super::fresh`]).
+pub fn gelu_vec(x: &[f32]) -> Vec<f32> {
+    fresh::par_chunks(x.len(), CHUNK, |i, out| gelu_slice(&x[i * CHUNK..][..out.len()], out))
+}
+
+/// `grad[i] · GELU'(x[i])` for every element, as [`gelu_vec`].
+pub fn gelu_backward_vec(x: &[f32], grad: &[f32]) -> Vec<f32> {
+    assert_eq!(x.len(), grad.len(), "the gradient is shaped as the input");
+    fresh::par_chunks(x.len(), CHUNK, |i, out| {
+        let at = i * CHUNK..i * CHUNK + out.len();
+        gelu_backward_slice(&x[at.clone()], &grad[at], out)
+    })
+}
 
 /// `out[i] = GELU(x[i])`.
 pub fn gelu_slice(x: &[f32], out: &mut [f32]) {
@@ -254,6 +270,8 @@ mod tests {
             let (mut y, mut dx) = (vec![0.0; n], vec![0.0; n]);
             gelu_slice(&x, &mut y);
             gelu_backward_slice(&x, &g, &mut dx);
+            assert_eq!(gelu_vec(&x), y, "the fresh vector equals the slice");
+            assert_eq!(gelu_backward_vec(&x, &g), dx, "the fresh vector equals the slice");
             for i in 0..n {
                 assert_eq!(y[i].to_bits(), gelu(x[i]).to_bits());
                 assert_eq!(dx[i].to_bits(), (g[i] * gelu_derivative(x[i])).to_bits());

@@ -8,6 +8,7 @@
 //! `dx = (ĝ − mean(ĝ) − x̂·mean(ĝ·x̂)) / σ`, `dγ = Σ_rows dy·x̂`, `dβ = Σ_rows dy`.
 //! Rows run on the rayon pool; a row's result depends on that row alone.
 
+use super::fresh::{self, Fresh};
 use pulp::{Arch, Simd, WithSimd};
 use rayon::prelude::*;
 
@@ -19,18 +20,20 @@ pub fn forward(x: &[f32], d: usize, gamma: &[f32], beta: &[f32], eps: f32) -> (V
     assert_eq!(gamma.len(), d, "gamma is [d]");
     assert_eq!(beta.len(), d, "beta is [d]");
     let rows = x.len().checked_div(d).unwrap_or(0);
-    let mut y = vec![0.0f32; x.len()];
     let mut stats = vec![(0.0f32, 0.0f32); rows];
     if rows == 0 {
-        return (y, stats);
+        return (vec![0.0; x.len()], stats);
     }
-    y.par_chunks_mut(ROWS_PER_TASK * d).zip(stats.par_chunks_mut(ROWS_PER_TASK)).enumerate().for_each(
-        |(task, (ys, st))| {
+    let mut y = Fresh::new(x.len());
+    y.chunks(ROWS_PER_TASK * d)
+        .into_par_iter()
+        .zip(stats.par_chunks_mut(ROWS_PER_TASK))
+        .enumerate()
+        .for_each(|(task, (ys, st))| {
             let x = &x[task * ROWS_PER_TASK * d..][..ys.len()];
-            Arch::new().dispatch(Forward { x, d, gamma, beta, eps, y: ys, stats: st });
-        },
-    );
-    (y, stats)
+            Arch::new().dispatch(Forward { x, d, gamma, beta, eps, y: ys.zeroed(), stats: st });
+        });
+    (y.finish(), stats)
 }
 
 /// Rows of [`forward`], compiled once per instruction set by [`pulp`].
@@ -76,11 +79,10 @@ pub fn backward(
 ) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
     assert_eq!(x.len(), dy.len(), "dy is shaped as x");
     assert_eq!(gamma.len(), d, "gamma is [d]");
-    let mut dx = vec![0.0f32; x.len()];
     if d == 0 || x.is_empty() {
-        return (dx, vec![0.0; d], vec![0.0; d]);
+        return (vec![0.0; x.len()], vec![0.0; d], vec![0.0; d]);
     }
-    dx.par_chunks_mut(ROWS_PER_TASK * d).enumerate().for_each(|(task, out)| {
+    let dx = fresh::par_chunks(x.len(), ROWS_PER_TASK * d, |task, out| {
         let first = task * ROWS_PER_TASK;
         let (x, dy) = (&x[first * d..][..out.len()], &dy[first * d..][..out.len()]);
         let stats = &stats[first..first + out.len() / d];

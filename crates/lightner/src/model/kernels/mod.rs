@@ -16,11 +16,15 @@
 //! - [`attention()`]: the attention of whole sequences (training, the encoder, teacher forcing)
 //!   in one pass per head, forward and backward, reading the prompt prefix, the queries, keys
 //!   and values where they lie ([`mod@attention`], [`attention_op`]).
+//!
+//! Their results are zeroed piece by piece on the workers that compute them ([`fresh`]), not in
+//! one `memset` on the calling thread first.
 
 pub mod attend;
 pub mod attention;
 pub mod attention_op;
 pub mod erf;
+pub mod fresh;
 pub mod gemm;
 pub mod layer_norm;
 mod layer_norm_op;
@@ -206,20 +210,17 @@ fn flex_linear_rows(x: FlexTensor, w: FlexTensor, bias: FlexTensor) -> FlexTenso
 }
 
 /// Applies `f` to the f32 elements of `x` (made contiguous), into a new tensor of its shape.
-fn map_f32(x: &FlexTensor, f: impl FnOnce(&[f32], &mut [f32])) -> FlexTensor {
+fn map_f32(x: &FlexTensor, f: impl FnOnce(&[f32]) -> Vec<f32>) -> FlexTensor {
     let x = x.to_contiguous();
     let shape = x.layout().shape().clone();
-    let input: &[f32] = x.storage();
-    let mut out = vec![0.0f32; input.len()];
-    f(input, &mut out);
-    FlexTensor::from_data(TensorData::new(out, shape))
+    FlexTensor::from_data(TensorData::new(f(x.storage()), shape))
 }
 
 fn flex_gelu(x: FlexTensor) -> FlexTensor {
     if x.dtype() != DType::F32 {
         return Flex::gelu(x);
     }
-    map_f32(&x, erf::gelu_slice)
+    map_f32(&x, erf::gelu_vec)
 }
 
 fn flex_gelu_backward(x: FlexTensor, grad: FlexTensor) -> FlexTensor {
@@ -227,7 +228,7 @@ fn flex_gelu_backward(x: FlexTensor, grad: FlexTensor) -> FlexTensor {
         return Flex::gelu_backward(x, grad);
     }
     let grad = grad.to_contiguous();
-    map_f32(&x, |x, out| erf::gelu_backward_slice(x, grad.storage(), out))
+    map_f32(&x, |x| erf::gelu_backward_vec(x, grad.storage()))
 }
 
 impl Kernels for Flex {
