@@ -78,6 +78,23 @@ fn kernels(c: &mut Criterion) {
         })
     });
     group.bench_function("gelu 640x3072 into fresh pieces", |b| b.iter(|| kernels::erf::gelu_vec(&xs)));
+    let values = |n: usize| -> Vec<f32> { (0..n).map(|i| (i * 7919 % 1000) as f32 / 500.0 - 1.0).collect() };
+    let (x, w, bias) = (values(640 * 768), values(768 * 3072), values(3072));
+    group.bench_function("x·w + b 640x768·768x3072, bias rows copied first", |b| {
+        b.iter(|| {
+            let mut out: Vec<f32> = Vec::with_capacity(640 * 3072);
+            for _ in 0..640 {
+                out.extend_from_slice(&bias);
+            }
+            let (xm, wm) =
+                (kernels::gemm::Mat::row_major(&x, 640, 768), kernels::gemm::Mat::row_major(&w, 768, 3072));
+            kernels::gemm::matmul_into(&mut out, xm, wm, true);
+            out
+        })
+    });
+    group.bench_function("x·w + b 640x768·768x3072, bias rows in fresh pieces", |b| {
+        b.iter(|| kernels::gemm::linear(&x, 640, &w, 768, 3072, &bias))
+    });
     group.finish();
 
     // One decoder layer's products in a greedy step: q, k, v, out (self), q, out (cross), fc1, fc2.

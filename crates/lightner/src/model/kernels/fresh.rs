@@ -2,8 +2,9 @@
 //! thread. `vec![0.0; n]` is one `memset` of the whole result while the workers wait for it: in a
 //! two-thread profile of a prompt-tuning step it was the largest part of what the calling thread
 //! did alone (`docs/performance.md`, "Zero fills off the calling thread"). Here the buffer is
-//! allocated without being written, cut into pieces, and each piece is zeroed by the task that is
-//! about to compute it, on its worker, while those bytes go into its cache anyway.
+//! allocated without being written, cut into pieces, and each piece is zeroed (or started as a
+//! repeated row: a linear layer's bias) by the task that is about to compute it, on its worker,
+//! while those bytes go into its cache anyway.
 //!
 //! This file and `gemm.rs` are the crate's only `unsafe` code. The invariant is counted rather
 //! than trusted: every piece records how many elements it zeroed, and [`Fresh::finish`] sets the
@@ -78,13 +79,34 @@ impl Fresh {
 }
 
 impl<'a> Piece<'a> {
+    /// The piece filled with `pattern` over and over (a bias broadcast over rows, say).
+    ///
+    /// # Panics
+    /// If the piece's length is not a multiple of the pattern's (an empty pattern only fits an
+    /// empty piece).
+    pub fn repeat(self, pattern: &[f32]) -> &'a mut [f32] {
+        assert!(self.mem.len().is_multiple_of(pattern.len()), "the piece holds whole patterns");
+        for part in self.mem.chunks_exact_mut(pattern.len().max(1)) {
+            for (d, &v) in part.iter_mut().zip(pattern) {
+                *d = MaybeUninit::new(v);
+            }
+        }
+        self.initialised()
+    }
+
     /// The piece filled with zeros, ready to be written.
     pub fn zeroed(self) -> &'a mut [f32] {
         self.mem.fill(MaybeUninit::new(0.0));
+        self.initialised()
+    }
+
+    /// Counts the piece as initialised and hands it out as plain f32s; every element must have
+    /// been written.
+    fn initialised(self) -> &'a mut [f32] {
         self.zeroed.fetch_add(self.mem.len(), Ordering::AcqRel);
         let (ptr, len) = (self.mem.as_mut_ptr().cast::<f32>(), self.mem.len());
-        // SAFETY: every element was just initialised; `MaybeUninit<f32>` has `f32`'s layout, and
-        // the exclusive borrow of the piece passes to the returned slice.
+        // SAFETY: the callers above wrote every element; `MaybeUninit<f32>` has `f32`'s layout,
+        // and the exclusive borrow of the piece passes to the returned slice.
         unsafe { std::slice::from_raw_parts_mut(ptr, len) }
     }
 
@@ -147,6 +169,22 @@ mod tests {
         pieces.remove(0).zeroed().fill(1.0);
         drop(pieces);
         f.finish();
+    }
+
+    #[test]
+    fn repeated_patterns_fill_their_pieces() {
+        let mut f = Fresh::new(12);
+        f.chunks(6).into_par_iter().for_each(|p| {
+            p.repeat(&[1.0, 2.0, 3.0]);
+        });
+        assert_eq!(f.finish(), [1.0, 2.0, 3.0].repeat(4));
+        assert!(
+            std::panic::catch_unwind(|| Fresh::new(4)
+                .chunks(4)
+                .pop()
+                .map(|p| p.len() + p.repeat(&[1.0; 3]).len()))
+            .is_err()
+        );
     }
 
     #[test]

@@ -11,6 +11,9 @@
 //! before the call.
 #![allow(unsafe_code)]
 
+use super::fresh::Fresh;
+use rayon::prelude::*;
+
 /// A matrix view of a slice: element `(r, c)` is `data[r·rs + c·cs]`.
 #[derive(Debug, Clone, Copy)]
 pub struct Mat<'a> {
@@ -144,15 +147,21 @@ unsafe fn product_at(dst: *mut f32, lhs: Mat<'_>, rhs: Mat<'_>, accumulate: bool
     }
 }
 
+/// Rows of a linear layer's result that one task starts as the bias.
+const BIAS_ROWS_PER_TASK: usize = 32;
+
 /// `x·w + bias` for `x` `[m, k]`, `w` `[k, n]` (row-major), `bias` `[n]`: a new `[m, n]`. A row's
 /// result does not depend on the rows beside it, for any `m` from 2 (gemm multiplies a lone row
 /// by a matrix-vector path that sums in another order).
 pub fn linear(x: &[f32], m: usize, w: &[f32], k: usize, n: usize, bias: &[f32]) -> Vec<f32> {
     assert_eq!(bias.len(), n, "bias is [n]");
-    let mut out: Vec<f32> = Vec::with_capacity(m * n);
-    for _ in 0..m {
-        out.extend_from_slice(bias);
-    }
+    // The bias rows are written on the workers, a block of rows per task, rather than as one
+    // copy of the whole result on the calling thread.
+    let mut out = Fresh::new(m.checked_mul(n).expect("result size"));
+    out.chunks(BIAS_ROWS_PER_TASK * n).into_par_iter().for_each(|rows| {
+        rows.repeat(bias);
+    });
+    let mut out = out.finish();
     matmul_into(&mut out, Mat::row_major(x, m, k), Mat::row_major(w, k, n), true);
     out
 }
