@@ -179,8 +179,8 @@ pub fn forward(x: &Inputs<'_>, keep_probs: bool) -> (Vec<f32>, Vec<f32>) {
         let probs = keep_probs.then(|| p.zeroed());
         Arch::new().dispatch(HeadForward { x, head, out: out.zeroed(), probs });
     });
-    let probs = if keep_probs { probs.finish() } else { Vec::new() };
-    (merge_heads(&heads_out.finish(), b, h, t, dh), probs)
+    // Without `keep_probs` the buffer is empty, and so is its vector.
+    (merge_heads(&heads_out.finish(), b, h, t, dh), probs.finish())
 }
 
 /// The gradients of [`forward`]'s output for `grad` `[B, T, H, dh]`, given its `probs`.

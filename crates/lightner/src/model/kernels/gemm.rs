@@ -83,8 +83,10 @@ pub fn matmul(lhs: Mat<'_>, rhs: Mat<'_>) -> Vec<f32> {
     let (m, k, n) = (lhs.rows, lhs.cols, rhs.cols);
     let len = m.checked_mul(n).expect("result size");
     if k == 0 || len == 0 {
-        assert_eq!(rhs.rows, k, "inner dimensions");
-        return vec![0.0; len];
+        // Nothing to multiply: `matmul_into` checks the shapes and leaves the zeros.
+        let mut out = vec![0.0; len];
+        matmul_into(&mut out, lhs, rhs, false);
+        return out;
     }
     let mut out: Vec<f32> = Vec::with_capacity(len);
     // SAFETY: the capacity holds m·n elements; with `accumulate` false and k > 0, gemm reads
