@@ -1,7 +1,8 @@
 //! The element-wise kernels of a training step, forward + backward on an autodiff device, at the
 //! bart-base shape (batch 16 × 40 tokens, d = 768): LayerNorm over `[640, 768]`, the attention
 //! softmax over `[16, 12, 40, 50]` and GELU over `[640, 3072]`, burn's against ours
-//! (`lightner::model::kernels`) where we have one. Then the linear layers of a greedy decoding
+//! (`lightner::model::kernels`) where we have one; a sub-layer's end `LN(x + h)` with the sum as
+//! a tensor of its own against the sum formed inside the LayerNorm, in training and inference. Then the linear layers of a greedy decoding
 //! step (16 rows), burn's against `kernels::linear`: each shape alone, and the 48 products of one
 //! bart-base decoder step in turn (weights then come from memory, as when decoding). Last, one
 //! decoding step's cross-attention (16 sentences × 12 heads, one query over 50 keys), burn's
@@ -46,6 +47,15 @@ fn kernels(c: &mut Criterion) {
     group.bench_function("layer_norm 640x768 ours", |b| {
         b.iter(|| kernels::layer_norm(&ln, 1e-5, x.clone()).sum().backward())
     });
+    // A sub-layer's end, `LN(x + h)`: burn's addition then our LayerNorm, against the sum formed
+    // inside the kernel.
+    let h = tensor([16, 40, 768], &ad);
+    group.bench_function("add + layer_norm 640x768 adding first", |b| {
+        b.iter(|| kernels::layer_norm(&ln, 1e-5, x.clone() + h.clone()).sum().backward())
+    });
+    group.bench_function("add + layer_norm 640x768 fused", |b| {
+        b.iter(|| kernels::add_layer_norm(&ln, 1e-5, x.clone(), h.clone()).sum().backward())
+    });
     let s = tensor([16, 12, 40, 50], &ad);
     group.bench_function("softmax 16x12x40x50 composed", |b| {
         b.iter(|| softmax(s.clone(), 3).sum().backward())
@@ -61,6 +71,15 @@ fn kernels(c: &mut Criterion) {
     let g = tensor([16, 40, 3072], &flex);
     group.bench_function("gelu 640x3072 burn", |b| b.iter(|| gelu(g.clone()).into_data()));
     group.bench_function("gelu 640x3072 ours", |b| b.iter(|| kernels::gelu(g.clone()).into_data()));
+    // Inference's `LN(x + h)`: burn's addition and LayerNorm, against ours fused.
+    let ln = LayerNormConfig::new(768).init(&flex);
+    let (x, h) = (tensor([16, 40, 768], &flex), tensor([16, 40, 768], &flex));
+    group.bench_function("add + layer_norm 640x768 burn", |b| {
+        b.iter(|| ln.forward(x.clone() + h.clone()).into_data())
+    });
+    group.bench_function("add + layer_norm 640x768 fused", |b| {
+        b.iter(|| kernels::add_layer_norm(&ln, 1e-5, x.clone(), h.clone()).into_data())
+    });
     let xs: Vec<f32> = (0..640 * 3072).map(|i| (i % 1000) as f32 / 100.0 - 5.0).collect();
     let mut ys = vec![0.0f32; xs.len()];
     group.bench_function("gelu 640x3072 slice", |b| b.iter(|| kernels::erf::gelu_slice(&xs, &mut ys)));

@@ -8,7 +8,7 @@
 
 use super::attention::{Attention, Keys, Prefix};
 use super::config::BartConfig;
-use super::kernels::{gelu, layer_norm, linear};
+use super::kernels::{add_layer_norm, gelu, layer_norm, linear};
 use super::layers::{Linear, VarView, dropout, frozen, load_layer_norm, load_linear};
 use super::weights::Weights;
 use crate::error::Result;
@@ -160,9 +160,9 @@ impl EncoderLayer {
         let (k, v) = self.self_attn.key_value(x.clone());
         let keys = Keys::new(prefix, k, v);
         let h = drop.hidden(self.self_attn.attend(x.clone(), keys, Some(mask), drop.attention()));
-        let x = layer_norm(&self.self_attn_layer_norm, self.eps, x + h);
+        let x = add_layer_norm(&self.self_attn_layer_norm, self.eps, x, h);
         let h = drop.ffn(&self.fc1, &self.fc2, x.clone());
-        layer_norm(&self.final_layer_norm, self.eps, x + h)
+        add_layer_norm(&self.final_layer_norm, self.eps, x, h)
     }
 }
 
@@ -202,11 +202,11 @@ impl DecoderLayer {
     ) -> Tensor<3> {
         let (k, v) = self.self_attn.key_value(x.clone());
         let h = drop.hidden(self.self_attn.attend(x.clone(), own(k, v), self_mask, drop.attention()));
-        let x = layer_norm(&self.self_attn_layer_norm, self.eps, x + h);
+        let x = add_layer_norm(&self.self_attn_layer_norm, self.eps, x, h);
         let h = drop.hidden(self.encoder_attn.attend(x.clone(), cross, Some(cross_mask), drop.attention()));
-        let x = layer_norm(&self.encoder_attn_layer_norm, self.eps, x + h);
+        let x = add_layer_norm(&self.encoder_attn_layer_norm, self.eps, x, h);
         let h = drop.ffn(&self.fc1, &self.fc2, x.clone());
-        layer_norm(&self.final_layer_norm, self.eps, x + h)
+        add_layer_norm(&self.final_layer_norm, self.eps, x, h)
     }
 
     /// The cross-attention keys and values of encoder states `enc` `[B, S, d]`, behind the

@@ -7,6 +7,10 @@
 //! `y = ((x − μ) / σ)·γ + β`. Backward, with `x̂ = (x − μ)/σ` and `ĝ = dy·γ`:
 //! `dx = (ĝ − mean(ĝ) − x̂·mean(ĝ·x̂)) / σ`, `dγ = Σ_rows dy·x̂`, `dβ = Σ_rows dy`.
 //! Rows run on the rayon pool; a row's result depends on that row alone.
+//!
+//! A residual `r` may come with `x`: the rows are then those of `x + r` (BART's post-LayerNorm
+//! `LN(x + h)`), summed row by row in cache instead of by a separate pass over memory, element
+//! for element the f32 sum burn's addition computes. The backward's `dx` is the gradient of both.
 
 use super::fresh::{self, Fresh};
 use pulp::{Arch, Simd, WithSimd};
@@ -15,10 +19,18 @@ use rayon::prelude::*;
 /// Rows per rayon task: a few hundred thousand elements of work at d = 768.
 const ROWS_PER_TASK: usize = 16;
 
-/// `x` `[rows, d]` → (`y` `[rows, d]`, per row `(μ, σ)`).
-pub fn forward(x: &[f32], d: usize, gamma: &[f32], beta: &[f32], eps: f32) -> (Vec<f32>, Vec<(f32, f32)>) {
+/// `x` `[rows, d]` (plus `res`, shaped as `x`, when given) → (`y` `[rows, d]`, per row `(μ, σ)`).
+pub fn forward(
+    x: &[f32],
+    res: Option<&[f32]>,
+    d: usize,
+    gamma: &[f32],
+    beta: &[f32],
+    eps: f32,
+) -> (Vec<f32>, Vec<(f32, f32)>) {
     assert_eq!(gamma.len(), d, "gamma is [d]");
     assert_eq!(beta.len(), d, "beta is [d]");
+    assert!(res.is_none_or(|r| r.len() == x.len()), "the residual is shaped as x");
     let rows = x.len().checked_div(d).unwrap_or(0);
     let mut stats = vec![(0.0f32, 0.0f32); rows];
     if rows == 0 {
@@ -30,8 +42,9 @@ pub fn forward(x: &[f32], d: usize, gamma: &[f32], beta: &[f32], eps: f32) -> (V
         .zip(stats.par_chunks_mut(ROWS_PER_TASK))
         .enumerate()
         .for_each(|(task, (ys, st))| {
-            let x = &x[task * ROWS_PER_TASK * d..][..ys.len()];
-            Arch::new().dispatch(Forward { x, d, gamma, beta, eps, y: ys.zeroed(), stats: st });
+            let rows = task * ROWS_PER_TASK * d..task * ROWS_PER_TASK * d + ys.len();
+            let (x, res) = (&x[rows.clone()], res.map(|r| &r[rows]));
+            Arch::new().dispatch(Forward { x, res, d, gamma, beta, eps, y: ys.zeroed(), stats: st });
         });
     (y.finish(), stats)
 }
@@ -39,6 +52,7 @@ pub fn forward(x: &[f32], d: usize, gamma: &[f32], beta: &[f32], eps: f32) -> (V
 /// Rows of [`forward`], compiled once per instruction set by [`pulp`].
 struct Forward<'a> {
     x: &'a [f32],
+    res: Option<&'a [f32]>,
     d: usize,
     gamma: &'a [f32],
     beta: &'a [f32],
@@ -52,8 +66,12 @@ impl WithSimd for Forward<'_> {
 
     #[inline(always)]
     fn with_simd<S: Simd>(self, _simd: S) {
-        let Forward { x, d, gamma, beta, eps, y, stats } = self;
-        for ((xr, yr), s) in x.chunks_exact(d).zip(y.chunks_exact_mut(d)).zip(stats.iter_mut()) {
+        let Forward { x, res, d, gamma, beta, eps, y, stats } = self;
+        let mut sum_row = vec![0.0f32; if res.is_some() { d } else { 0 }];
+        for (row, ((xr, yr), s)) in
+            x.chunks_exact(d).zip(y.chunks_exact_mut(d)).zip(stats.iter_mut()).enumerate()
+        {
+            let xr = row_of(xr, res, row, d, &mut sum_row);
             let mean = sum(xr) / d as f32;
             for (o, &v) in yr.iter_mut().zip(xr) {
                 *o = (v - mean) * (v - mean);
@@ -67,10 +85,25 @@ impl WithSimd for Forward<'_> {
     }
 }
 
-/// The gradients of [`forward`] for `dy` `[rows, d]`: `dx`, and with `params` also `dγ` and `dβ`
-/// (else empty).
+/// Row `row` of `x` (`xr`), or of `x + res` computed into `scratch` when a residual is given.
+#[inline(always)]
+fn row_of<'a>(xr: &'a [f32], res: Option<&[f32]>, row: usize, d: usize, scratch: &'a mut [f32]) -> &'a [f32] {
+    match res {
+        Some(r) => {
+            for ((s, &a), &b) in scratch.iter_mut().zip(xr).zip(&r[row * d..][..d]) {
+                *s = a + b;
+            }
+            scratch
+        }
+        None => xr,
+    }
+}
+
+/// The gradients of [`forward`] for `dy` `[rows, d]`: `dx` (that of `x` and of `res` alike), and
+/// with `params` also `dγ` and `dβ` (else empty).
 pub fn backward(
     x: &[f32],
+    res: Option<&[f32]>,
     d: usize,
     gamma: &[f32],
     stats: &[(f32, f32)],
@@ -79,21 +112,26 @@ pub fn backward(
 ) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
     assert_eq!(x.len(), dy.len(), "dy is shaped as x");
     assert_eq!(gamma.len(), d, "gamma is [d]");
+    assert!(res.is_none_or(|r| r.len() == x.len()), "the residual is shaped as x");
     if d == 0 || x.is_empty() {
         return (vec![0.0; x.len()], vec![0.0; d], vec![0.0; d]);
     }
     let dx = fresh::par_chunks(x.len(), ROWS_PER_TASK * d, |task, out| {
         let first = task * ROWS_PER_TASK;
-        let (x, dy) = (&x[first * d..][..out.len()], &dy[first * d..][..out.len()]);
+        let rows = first * d..first * d + out.len();
+        let (x, res, dy) = (&x[rows.clone()], res.map(|r| &r[rows.clone()]), &dy[rows]);
         let stats = &stats[first..first + out.len() / d];
-        Arch::new().dispatch(Backward { x, d, gamma, stats, dy, dx: out });
+        Arch::new().dispatch(Backward { x, res, d, gamma, stats, dy, dx: out });
     });
     if !params {
         return (dx, Vec::new(), Vec::new());
     }
     // The parameters' gradients sum over rows, in row order (training the backbone only).
     let (mut dgamma, mut dbeta) = (vec![0.0f32; d], vec![0.0f32; d]);
-    for ((xr, dr), &(mean, sigma)) in x.chunks_exact(d).zip(dy.chunks_exact(d)).zip(stats) {
+    let mut sum_row = vec![0.0f32; if res.is_some() { d } else { 0 }];
+    for (row, ((xr, dr), &(mean, sigma))) in x.chunks_exact(d).zip(dy.chunks_exact(d)).zip(stats).enumerate()
+    {
+        let xr = row_of(xr, res, row, d, &mut sum_row);
         for (((dg, db), &v), &dv) in dgamma.iter_mut().zip(dbeta.iter_mut()).zip(xr).zip(dr) {
             *dg += dv * ((v - mean) / sigma);
             *db += dv;
@@ -105,6 +143,7 @@ pub fn backward(
 /// Rows of [`backward`]'s `dx`, compiled once per instruction set by [`pulp`].
 struct Backward<'a> {
     x: &'a [f32],
+    res: Option<&'a [f32]>,
     d: usize,
     gamma: &'a [f32],
     stats: &'a [(f32, f32)],
@@ -117,11 +156,13 @@ impl WithSimd for Backward<'_> {
 
     #[inline(always)]
     fn with_simd<S: Simd>(self, _simd: S) {
-        let Backward { x, d, gamma, stats, dy, dx } = self;
+        let Backward { x, res, d, gamma, stats, dy, dx } = self;
         let (mut g, mut xhat) = (vec![0.0f32; d], vec![0.0f32; d]);
-        for (((xr, dr), o), &(mean, sigma)) in
-            x.chunks_exact(d).zip(dy.chunks_exact(d)).zip(dx.chunks_exact_mut(d)).zip(stats)
+        let mut sum_row = vec![0.0f32; if res.is_some() { d } else { 0 }];
+        for (row, (((xr, dr), o), &(mean, sigma))) in
+            x.chunks_exact(d).zip(dy.chunks_exact(d)).zip(dx.chunks_exact_mut(d)).zip(stats).enumerate()
         {
+            let xr = row_of(xr, res, row, d, &mut sum_row);
             for ((h, gi), ((&v, &dv), &gm)) in
                 xhat.iter_mut().zip(g.iter_mut()).zip(xr.iter().zip(dr).zip(gamma))
             {

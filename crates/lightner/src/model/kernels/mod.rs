@@ -11,8 +11,8 @@
 //!   goes through [`gemm`] into a buffer that starts as the bias, with its backward.
 //! - [`attend_one`]: the attention of a decoding step (one query per sequence) in one pass per
 //!   head ([`attend`]). Inference only, like the skinny product.
-//! - [`layer_norm()`]: LayerNorm in training, forward and backward in one pass per row
-//!   ([`mod@layer_norm`]); inference keeps burn flex's own.
+//! - [`layer_norm()`] and [`add_layer_norm`]: LayerNorm, forward and backward in one pass per
+//!   row ([`mod@layer_norm`]), the latter with the residual add before it in the same pass.
 //! - [`attention()`]: the attention of whole sequences (training, the encoder, teacher forcing)
 //!   in one pass per head, forward and backward, reading the prompt prefix, the queries, keys
 //!   and values where they lie ([`mod@attention`], [`attention_op`]).
@@ -46,7 +46,7 @@ use burn::nn::Linear;
 use burn::tensor::{Bool, DType, Device, Tensor, TensorData};
 
 pub use attention_op::{attention, attention_composed};
-pub use layer_norm_op::layer_norm;
+pub use layer_norm_op::{add_layer_norm, layer_norm};
 
 /// The operations of this module, as a burn backend extension.
 #[backend_extension(Flex, Autodiff)]
@@ -57,6 +57,15 @@ pub trait Kernels: Backend {
     /// backward under autodiff ([`layer_norm()`]).
     fn layer_norm_rows(
         x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        eps: f64,
+    ) -> FloatTensor<Self>;
+    /// LayerNorm of `x + h` (one shape), as [`Kernels::layer_norm_rows`] of the sum, with its
+    /// backward under autodiff ([`add_layer_norm`]).
+    fn add_layer_norm_rows(
+        x: FloatTensor<Self>,
+        h: FloatTensor<Self>,
         gamma: FloatTensor<Self>,
         beta: FloatTensor<Self>,
         eps: f64,
@@ -250,7 +259,17 @@ impl Kernels for Flex {
         beta: FloatTensor<Self>,
         eps: f64,
     ) -> FloatTensor<Self> {
-        layer_norm_op::flex_layer_norm(x, gamma, beta, eps)
+        layer_norm_op::flex_layer_norm(x, None, gamma, beta, eps)
+    }
+
+    fn add_layer_norm_rows(
+        x: FloatTensor<Self>,
+        h: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        eps: f64,
+    ) -> FloatTensor<Self> {
+        layer_norm_op::flex_layer_norm(x, Some(h), gamma, beta, eps)
     }
 
     fn attend_one(
@@ -316,6 +335,16 @@ impl<C: CheckpointStrategy> Kernels for Autodiff<Flex, C> {
         eps: f64,
     ) -> FloatTensor<Self> {
         layer_norm_op::autodiff_layer_norm::<C>(x, gamma, beta, eps)
+    }
+
+    fn add_layer_norm_rows(
+        x: FloatTensor<Self>,
+        h: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        eps: f64,
+    ) -> FloatTensor<Self> {
+        layer_norm_op::autodiff_add_layer_norm::<C>(x, h, gamma, beta, eps)
     }
 
     /// Training keeps burn's linear and its backward ([`linear`] never routes autodiff here).
