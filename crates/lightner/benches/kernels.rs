@@ -4,7 +4,8 @@
 //! (`lightner::model::kernels`) where we have one; a sub-layer's end `LN(x + h)` with the sum as
 //! a tensor of its own against the sum formed inside the LayerNorm, in training and inference. Then the linear layers of a greedy decoding
 //! step (16 rows), burn's against `kernels::linear`: each shape alone, and the 48 products of one
-//! bart-base decoder step in turn (weights then come from memory, as when decoding). Last, one
+//! bart-base decoder step in turn (weights then come from memory, as when decoding), and those 48
+//! through `kernels::skinny` with its weight prefetch off and on. Last, one
 //! decoding step's cross-attention (16 sentences × 12 heads, one query over 50 keys), burn's
 //! composition against `kernels::attend_one`; and one encoder layer's self-attention (16
 //! sentences × 12 heads, 40 queries over 10 prefix and 40 own keys), burn's composition
@@ -150,6 +151,29 @@ fn kernels(c: &mut Criterion) {
             step.iter().map(|(l, x)| kernels::linear(l, x.clone()).into_data().num_elements()).sum::<usize>()
         })
     });
+    // The skinny kernel on the same 48 products, weight prefetch off and on (the same bits).
+    // (weight, bias, input, k, n) as plain slices.
+    type Product = (Vec<f32>, Vec<f32>, Vec<f32>, usize, usize);
+    let raw: Vec<Product> = (0..6)
+        .flat_map(|_| layer_shapes)
+        .map(|(k, n)| {
+            let host = |t: Tensor<1>| t.into_data().try_to_vec::<f32>().expect("f32");
+            let w = host(tensor([k * n], &flex).mul_scalar(0.01));
+            (w, host(tensor([n], &flex)), host(tensor([rows * k], &flex)), k, n)
+        })
+        .collect();
+    for prefetch in [false, true] {
+        let name = format!("decoder step, 48 products, prefetch {}", if prefetch { "on" } else { "off" });
+        group.bench_function(BenchmarkId::new("skinny", name), |b| {
+            b.iter(|| {
+                raw.iter()
+                    .map(|(w, bias, x, k, n)| {
+                        kernels::skinny::linear_rows_with(x, rows, w, *k, *n, bias, prefetch).len()
+                    })
+                    .sum::<usize>()
+            })
+        });
+    }
     group.finish();
 
     let mut group = c.benchmark_group("decode attention");

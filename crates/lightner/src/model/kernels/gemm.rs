@@ -5,7 +5,8 @@
 //! the other cores wait (`docs/performance.md`, "Linear layers"). Here the result starts as the
 //! bias, and the product is accumulated onto it.
 //!
-//! This file and [`super::fresh`] are the crate's only `unsafe` code. Here: the call into `gemm`, whose raw-pointer interface
+//! This file, [`super::fresh`] and `prefetch.rs` (a cache hint) are the crate's only `unsafe`
+//! code. Here: the call into `gemm`, whose raw-pointer interface
 //! takes strides, and the length of a fresh result set once gemm has written every element of it
 //! (so that no product pays for a zero fill first). Every view is checked to lie inside its slice
 //! before the call.

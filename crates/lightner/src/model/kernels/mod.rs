@@ -29,6 +29,7 @@ pub mod gemm;
 pub mod layer_norm;
 mod layer_norm_op;
 mod linear_op;
+mod prefetch;
 pub mod skinny;
 #[cfg(test)]
 mod test_support;
