@@ -373,6 +373,7 @@ def report(args, runs, base):
                        == (r["dataset"], r["shots"], "c", r["seed"])), "—")
             a = r["alpha"]
             a = a.get("fixed", a) if isinstance(a, dict) else a
+            a = f"{a:.2f}" if isinstance(a, (int, float)) else a  # stored as the f32 the pack holds
             lines.append(f"| {r['dataset']} | {r['shots']} | {r['seed']} | {a} | {cv} | {100 * r['test']['f1']:.1f} | {c_} |")
     lines += ["", "Pack sizes and training times (mean over the runs made, seconds of training on one thread):", "",
               "| setting | pack size | training time, 10 / 20 / 50 shots (MIT-Movie) |", "|---|---|---|"]
