@@ -242,6 +242,10 @@ fn kernels(c: &mut Criterion) {
     group.bench_function("g·wᵀ, 640x3072 · (768x3072)ᵀ", |b| {
         b.iter(|| kernels::gemm::linear_x_grad(&g, 640, &w, 768, 3072))
     });
+    // Column sums (a trained bias's gradient): compare RAYON_NUM_THREADS=1 with 2.
+    group.bench_function("bias gradient, column sums of 640x3072", |b| {
+        b.iter(|| kernels::gemm::linear_bias_grad(&g, 3072))
+    });
     group.finish();
 }
 

@@ -179,15 +179,24 @@ pub fn linear_w_grad(x: &[f32], m: usize, k: usize, g: &[f32], n: usize) -> Vec<
     matmul(Mat::row_major(x, m, k).t(), Mat::row_major(g, m, n))
 }
 
-/// The gradient of [`linear`]'s bias: the column sums of `g` `[m, n]`, in row order.
+/// Columns per task of [`linear_bias_grad`]: 1 KB of each row of `g`.
+const BIAS_GRAD_COLS_PER_TASK: usize = 256;
+
+/// The gradient of [`linear`]'s bias: the column sums of `g` `[m, n]`, each in row order. Column
+/// ranges run on the rayon pool (it was a serial pass over `g` on the calling thread, for every
+/// linear layer whose bias trains); a column's sum is the same whatever the thread count.
 pub fn linear_bias_grad(g: &[f32], n: usize) -> Vec<f32> {
-    let mut out = vec![0.0f32; n];
-    for row in g.chunks_exact(n.max(1)) {
-        for (o, v) in out.iter_mut().zip(row) {
-            *o += v;
-        }
+    if n == 0 {
+        return Vec::new();
     }
-    out
+    super::fresh::par_chunks(n, BIAS_GRAD_COLS_PER_TASK, |task, out| {
+        let cols = task * BIAS_GRAD_COLS_PER_TASK..task * BIAS_GRAD_COLS_PER_TASK + out.len();
+        for row in g.chunks_exact(n) {
+            for (o, v) in out.iter_mut().zip(&row[cols.clone()]) {
+                *o += v;
+            }
+        }
+    })
 }
 
 #[cfg(test)]
@@ -236,6 +245,24 @@ mod tests {
             let sums: Vec<f64> = (0..n).map(|c| (0..m).map(|r| g[r * n + c] as f64).sum()).collect();
             close(&linear_bias_grad(&g, n), &sums, m);
         }
+    }
+
+    #[test]
+    fn bias_gradient_sums_each_column_in_row_order_on_any_pool() {
+        let (m, n) = (37, 700);
+        let g = values(m * n, 5);
+        let mut serial = vec![0.0f32; n];
+        for row in g.chunks_exact(n) {
+            for (o, v) in serial.iter_mut().zip(row) {
+                *o += v;
+            }
+        }
+        for threads in [1, 2, 3] {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("a pool");
+            assert_eq!(pool.install(|| linear_bias_grad(&g, n)), serial, "{threads} threads");
+        }
+        assert!(linear_bias_grad(&[], 0).is_empty());
+        assert_eq!(linear_bias_grad(&[], 3), vec![0.0; 3], "no rows: zero sums");
     }
 
     #[test]

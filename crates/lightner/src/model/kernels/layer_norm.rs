@@ -19,6 +19,9 @@ use rayon::prelude::*;
 /// Rows per rayon task: a few hundred thousand elements of work at d = 768.
 const ROWS_PER_TASK: usize = 16;
 
+/// Columns per rayon task of the parameters' gradients (each task reads its columns of every row).
+const PARAM_COLS_PER_TASK: usize = 128;
+
 /// `x` `[rows, d]` (plus `res`, shaped as `x`, when given) → (`y` `[rows, d]`, per row `(μ, σ)`).
 pub fn forward(
     x: &[f32],
@@ -126,17 +129,27 @@ pub fn backward(
     if !params {
         return (dx, Vec::new(), Vec::new());
     }
-    // The parameters' gradients sum over rows, in row order (training the backbone only).
+    // The parameters' gradients sum over rows, each column in row order (training the backbone
+    // only), column ranges on the rayon pool: the same sums whatever the thread count.
     let (mut dgamma, mut dbeta) = (vec![0.0f32; d], vec![0.0f32; d]);
-    let mut sum_row = vec![0.0f32; if res.is_some() { d } else { 0 }];
-    for (row, ((xr, dr), &(mean, sigma))) in x.chunks_exact(d).zip(dy.chunks_exact(d)).zip(stats).enumerate()
-    {
-        let xr = row_of(xr, res, row, d, &mut sum_row);
-        for (((dg, db), &v), &dv) in dgamma.iter_mut().zip(dbeta.iter_mut()).zip(xr).zip(dr) {
-            *dg += dv * ((v - mean) / sigma);
-            *db += dv;
-        }
-    }
+    dgamma
+        .par_chunks_mut(PARAM_COLS_PER_TASK)
+        .zip(dbeta.par_chunks_mut(PARAM_COLS_PER_TASK))
+        .enumerate()
+        .for_each(|(task, (dg, db))| {
+            let c0 = task * PARAM_COLS_PER_TASK;
+            for (row, &(mean, sigma)) in stats.iter().enumerate() {
+                let at = row * d + c0..row * d + c0 + dg.len();
+                let (xs, dys) = (&x[at.clone()], &dy[at.clone()]);
+                let rs = res.map(|r| &r[at]);
+                for (j, ((g, b), &dv)) in dg.iter_mut().zip(db.iter_mut()).zip(dys).enumerate() {
+                    // x + h as the forward summed it (one f32 addition).
+                    let v = rs.map_or(xs[j], |r| xs[j] + r[j]);
+                    *g += dv * ((v - mean) / sigma);
+                    *b += dv;
+                }
+            }
+        });
     (dx, dgamma, dbeta)
 }
 
@@ -193,4 +206,49 @@ fn sum(x: &[f32]) -> f32 {
         }
     }
     acc.iter().sum::<f32>() + tail
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::kernels::test_support::values;
+
+    /// dγ and dβ summed one row after another on one thread: the order the parallel columns keep.
+    fn serial_params(
+        x: &[f32],
+        res: Option<&[f32]>,
+        d: usize,
+        stats: &[(f32, f32)],
+        dy: &[f32],
+    ) -> (Vec<f32>, Vec<f32>) {
+        let (mut dg, mut db) = (vec![0.0f32; d], vec![0.0f32; d]);
+        for (row, &(mean, sigma)) in stats.iter().enumerate() {
+            for c in 0..d {
+                let i = row * d + c;
+                let v = res.map_or(x[i], |r| x[i] + r[i]);
+                dg[c] += dy[i] * ((v - mean) / sigma);
+                db[c] += dy[i];
+            }
+        }
+        (dg, db)
+    }
+
+    #[test]
+    fn parameter_gradients_sum_each_column_in_row_order_on_any_pool() {
+        // Columns past one task and not a multiple of it; rows past one task.
+        let (rows, d) = (37, 300);
+        let (x, h, dy) =
+            (values(rows * d, 1, 3.0, 1.0), values(rows * d, 2, 1.0, 0.0), values(rows * d, 3, 1.0, 0.0));
+        let (gamma, beta) = (values(d, 4, 0.5, 1.0), values(d, 5, 0.5, 0.0));
+        for res in [None, Some(h.as_slice())] {
+            let (_, stats) = forward(&x, res, d, &gamma, &beta, 1e-5);
+            let want = serial_params(&x, res, d, &stats, &dy);
+            for threads in [1, 2, 3] {
+                let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("a pool");
+                let (dx, dg, db) = pool.install(|| backward(&x, res, d, &gamma, &stats, &dy, true));
+                assert_eq!(dx.len(), x.len());
+                assert_eq!((dg, db), want, "{threads} threads, residual {}", res.is_some());
+            }
+        }
+    }
 }
