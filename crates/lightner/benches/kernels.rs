@@ -1,8 +1,8 @@
 //! The element-wise kernels of a training step, forward + backward on an autodiff device, at the
 //! bart-base shape (batch 16 × 40 tokens, d = 768): LayerNorm over `[640, 768]`, the attention
 //! softmax over `[16, 12, 40, 50]` and GELU over `[640, 3072]`, burn's against ours
-//! (`lightner::model::kernels`) where we have one; a sub-layer's end `LN(x + h)` with the sum as
-//! a tensor of its own against the sum formed inside the LayerNorm, in training and inference. Then the linear layers of a greedy decoding
+//! (`lightner::model::kernels`) where we have one; in inference, a sub-layer's end `LN(x + h)`
+//! with the sum as a tensor of its own against the sum formed inside the LayerNorm. Then the linear layers of a greedy decoding
 //! step (16 rows), burn's against `kernels::linear`: each shape alone, and the 48 products of one
 //! bart-base decoder step in turn (weights then come from memory, as when decoding), and those 48
 //! through `kernels::skinny` with its weight prefetch off and on. Last, one
@@ -47,15 +47,6 @@ fn kernels(c: &mut Criterion) {
         .bench_function("layer_norm 640x768 composed", |b| b.iter(|| ln.forward(x.clone()).sum().backward()));
     group.bench_function("layer_norm 640x768 ours", |b| {
         b.iter(|| kernels::layer_norm(&ln, 1e-5, x.clone()).sum().backward())
-    });
-    // A sub-layer's end, `LN(x + h)`: burn's addition then our LayerNorm, against the sum formed
-    // inside the kernel.
-    let h = tensor([16, 40, 768], &ad);
-    group.bench_function("add + layer_norm 640x768 adding first", |b| {
-        b.iter(|| kernels::layer_norm(&ln, 1e-5, x.clone() + h.clone()).sum().backward())
-    });
-    group.bench_function("add + layer_norm 640x768 fused", |b| {
-        b.iter(|| kernels::add_layer_norm(&ln, 1e-5, x.clone(), h.clone()).sum().backward())
     });
     let s = tensor([16, 12, 40, 50], &ad);
     group.bench_function("softmax 16x12x40x50 composed", |b| {

@@ -8,9 +8,9 @@
 //! `dx = (ĝ − mean(ĝ) − x̂·mean(ĝ·x̂)) / σ`, `dγ = Σ_rows dy·x̂`, `dβ = Σ_rows dy`.
 //! Rows run on the rayon pool; a row's result depends on that row alone.
 //!
-//! A residual `r` may come with `x`: the rows are then those of `x + r` (BART's post-LayerNorm
-//! `LN(x + h)`), summed row by row in cache instead of by a separate pass over memory, element
-//! for element the f32 sum burn's addition computes. The backward's `dx` is the gradient of both.
+//! In the forward, a residual `r` may come with `x`: the rows are then those of `x + r` (BART's
+//! post-LayerNorm `LN(x + h)`, in inference), summed row by row in cache instead of by a separate
+//! pass over memory, element for element the f32 sum burn's addition computes.
 
 use super::fresh::{self, Fresh};
 use pulp::{Arch, Simd, WithSimd};
@@ -102,11 +102,10 @@ fn row_of<'a>(xr: &'a [f32], res: Option<&[f32]>, row: usize, d: usize, scratch:
     }
 }
 
-/// The gradients of [`forward`] for `dy` `[rows, d]`: `dx` (that of `x` and of `res` alike), and
-/// with `params` also `dγ` and `dβ` (else empty).
+/// The gradients of [`forward`] (without a residual) for `dy` `[rows, d]`: `dx`, and with
+/// `params` also `dγ` and `dβ` (else empty).
 pub fn backward(
     x: &[f32],
-    res: Option<&[f32]>,
     d: usize,
     gamma: &[f32],
     stats: &[(f32, f32)],
@@ -115,16 +114,14 @@ pub fn backward(
 ) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
     assert_eq!(x.len(), dy.len(), "dy is shaped as x");
     assert_eq!(gamma.len(), d, "gamma is [d]");
-    assert!(res.is_none_or(|r| r.len() == x.len()), "the residual is shaped as x");
     if d == 0 || x.is_empty() {
         return (vec![0.0; x.len()], vec![0.0; d], vec![0.0; d]);
     }
     let dx = fresh::par_chunks(x.len(), ROWS_PER_TASK * d, |task, out| {
         let first = task * ROWS_PER_TASK;
-        let rows = first * d..first * d + out.len();
-        let (x, res, dy) = (&x[rows.clone()], res.map(|r| &r[rows.clone()]), &dy[rows]);
+        let (x, dy) = (&x[first * d..][..out.len()], &dy[first * d..][..out.len()]);
         let stats = &stats[first..first + out.len() / d];
-        Arch::new().dispatch(Backward { x, res, d, gamma, stats, dy, dx: out });
+        Arch::new().dispatch(Backward { x, d, gamma, stats, dy, dx: out });
     });
     if !params {
         return (dx, Vec::new(), Vec::new());
@@ -140,11 +137,9 @@ pub fn backward(
             let c0 = task * PARAM_COLS_PER_TASK;
             for (row, &(mean, sigma)) in stats.iter().enumerate() {
                 let at = row * d + c0..row * d + c0 + dg.len();
-                let (xs, dys) = (&x[at.clone()], &dy[at.clone()]);
-                let rs = res.map(|r| &r[at]);
-                for (j, ((g, b), &dv)) in dg.iter_mut().zip(db.iter_mut()).zip(dys).enumerate() {
-                    // x + h as the forward summed it (one f32 addition).
-                    let v = rs.map_or(xs[j], |r| xs[j] + r[j]);
+                for ((g, b), (&v, &dv)) in
+                    dg.iter_mut().zip(db.iter_mut()).zip(x[at.clone()].iter().zip(&dy[at]))
+                {
                     *g += dv * ((v - mean) / sigma);
                     *b += dv;
                 }
@@ -156,7 +151,6 @@ pub fn backward(
 /// Rows of [`backward`]'s `dx`, compiled once per instruction set by [`pulp`].
 struct Backward<'a> {
     x: &'a [f32],
-    res: Option<&'a [f32]>,
     d: usize,
     gamma: &'a [f32],
     stats: &'a [(f32, f32)],
@@ -169,13 +163,11 @@ impl WithSimd for Backward<'_> {
 
     #[inline(always)]
     fn with_simd<S: Simd>(self, _simd: S) {
-        let Backward { x, res, d, gamma, stats, dy, dx } = self;
+        let Backward { x, d, gamma, stats, dy, dx } = self;
         let (mut g, mut xhat) = (vec![0.0f32; d], vec![0.0f32; d]);
-        let mut sum_row = vec![0.0f32; if res.is_some() { d } else { 0 }];
-        for (row, (((xr, dr), o), &(mean, sigma))) in
-            x.chunks_exact(d).zip(dy.chunks_exact(d)).zip(dx.chunks_exact_mut(d)).zip(stats).enumerate()
+        for (((xr, dr), o), &(mean, sigma)) in
+            x.chunks_exact(d).zip(dy.chunks_exact(d)).zip(dx.chunks_exact_mut(d)).zip(stats)
         {
-            let xr = row_of(xr, res, row, d, &mut sum_row);
             for ((h, gi), ((&v, &dv), &gm)) in
                 xhat.iter_mut().zip(g.iter_mut()).zip(xr.iter().zip(dr).zip(gamma))
             {
@@ -214,19 +206,12 @@ mod tests {
     use crate::model::kernels::test_support::values;
 
     /// dγ and dβ summed one row after another on one thread: the order the parallel columns keep.
-    fn serial_params(
-        x: &[f32],
-        res: Option<&[f32]>,
-        d: usize,
-        stats: &[(f32, f32)],
-        dy: &[f32],
-    ) -> (Vec<f32>, Vec<f32>) {
+    fn serial_params(x: &[f32], d: usize, stats: &[(f32, f32)], dy: &[f32]) -> (Vec<f32>, Vec<f32>) {
         let (mut dg, mut db) = (vec![0.0f32; d], vec![0.0f32; d]);
         for (row, &(mean, sigma)) in stats.iter().enumerate() {
             for c in 0..d {
                 let i = row * d + c;
-                let v = res.map_or(x[i], |r| x[i] + r[i]);
-                dg[c] += dy[i] * ((v - mean) / sigma);
+                dg[c] += dy[i] * ((x[i] - mean) / sigma);
                 db[c] += dy[i];
             }
         }
@@ -237,18 +222,15 @@ mod tests {
     fn parameter_gradients_sum_each_column_in_row_order_on_any_pool() {
         // Columns past one task and not a multiple of it; rows past one task.
         let (rows, d) = (37, 300);
-        let (x, h, dy) =
-            (values(rows * d, 1, 3.0, 1.0), values(rows * d, 2, 1.0, 0.0), values(rows * d, 3, 1.0, 0.0));
+        let (x, dy) = (values(rows * d, 1, 3.0, 1.0), values(rows * d, 3, 1.0, 0.0));
         let (gamma, beta) = (values(d, 4, 0.5, 1.0), values(d, 5, 0.5, 0.0));
-        for res in [None, Some(h.as_slice())] {
-            let (_, stats) = forward(&x, res, d, &gamma, &beta, 1e-5);
-            let want = serial_params(&x, res, d, &stats, &dy);
-            for threads in [1, 2, 3] {
-                let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("a pool");
-                let (dx, dg, db) = pool.install(|| backward(&x, res, d, &gamma, &stats, &dy, true));
-                assert_eq!(dx.len(), x.len());
-                assert_eq!((dg, db), want, "{threads} threads, residual {}", res.is_some());
-            }
+        let (_, stats) = forward(&x, None, d, &gamma, &beta, 1e-5);
+        let want = serial_params(&x, d, &stats, &dy);
+        for threads in [1, 2, 3] {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("a pool");
+            let (dx, dg, db) = pool.install(|| backward(&x, d, &gamma, &stats, &dy, true));
+            assert_eq!(dx.len(), x.len());
+            assert_eq!((dg, db), want, "{threads} threads");
         }
     }
 }

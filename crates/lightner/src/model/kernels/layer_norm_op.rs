@@ -1,10 +1,12 @@
 //! [`super::layer_norm`] as a burn operation: flex computes it, autodiff over flex also records
-//! a node whose backward is the kernel's. [`add_layer_norm`] takes the residual add into the same
-//! pass (`LN(x + h)`, every BART sub-layer's end), so the sum is never a tensor of its own: burn's
-//! addition was a pass over memory on the calling thread while the workers waited.
+//! a node whose backward is the kernel's. In inference, [`add_layer_norm`] takes the residual add
+//! into the same pass (`LN(x + h)`, every BART sub-layer's end), so the sum is never a tensor of
+//! its own: burn's addition was a pass over memory on the calling thread while the workers
+//! waited. Training adds first: fusing it there made forward + backward no faster in criterion
+//! and up to 13 % slower in a whole-model probe (`docs/performance.md`, "Fourth round").
 
 use super::layer_norm as kernel;
-use super::{Kernels, is_flex};
+use super::{Kernels, is_flex, is_plain_flex};
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
@@ -33,11 +35,12 @@ pub fn layer_norm<const D: usize>(ln: &LayerNorm, eps: f64, x: Tensor<D>) -> Ten
     }
 }
 
-/// `ln.forward(x + h)` ([`layer_norm`]) for `x` and `h` of one shape, the sum formed row by row
-/// inside the kernel. Other shapes, and other devices, add first.
+/// `ln.forward(x + h)` ([`layer_norm`]). In inference on flex, for `x` and `h` of one shape, the
+/// sum is formed row by row inside the kernel (the same f32 additions, so the same bits); training,
+/// other shapes and other devices add first.
 pub fn add_layer_norm<const D: usize>(ln: &LayerNorm, eps: f64, x: Tensor<D>, h: Tensor<D>) -> Tensor<D> {
     match &ln.beta {
-        Some(beta) if is_flex(&x.device()) && x.dims() == h.dims() => {
+        Some(beta) if is_plain_flex(&x.device()) && x.dims() == h.dims() => {
             Tensor::from_dispatch(<burn::backend::Dispatch as Kernels>::add_layer_norm_rows(
                 x.into_dispatch(),
                 h.into_dispatch(),
@@ -96,33 +99,25 @@ pub(super) fn flex_layer_norm(
     }
 }
 
-/// The recorded node, with `N - 2` inputs (`x`, or `x` and `h`) before γ and β.
+/// The recorded node.
 #[derive(Debug)]
-struct LayerNormBackward<const N: usize>;
+struct LayerNormBackward;
 
-/// What the backward keeps: the inputs (contiguous), γ, and the rows' `(μ, σ)`.
-type State = (FlexTensor, Option<FlexTensor>, FlexTensor, Arc<Vec<(f32, f32)>>);
+impl Backward<Flex, 3> for LayerNormBackward {
+    /// The input (contiguous), γ, and the rows' `(μ, σ)`.
+    type State = (FlexTensor, FlexTensor, Arc<Vec<(f32, f32)>>);
 
-impl<const N: usize> Backward<Flex, N> for LayerNormBackward<N> {
-    type State = State;
-
-    fn backward(self, ops: Ops<Self::State, N>, grads: &mut Gradients, _checkpointer: &mut Checkpointer) {
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _checkpointer: &mut Checkpointer) {
         let dy = grads.consume::<Flex>(&ops.node).to_contiguous();
-        let (x, h, gamma, stats) = ops.state;
-        let (inputs, params) = ops.parents.split_at(N - 2);
+        let (x, gamma, stats) = ops.state;
+        let [node_x, node_g, node_b] = ops.parents;
         let d = gamma.layout().num_elements();
-        let train_params = params.iter().any(Option::is_some);
-        let res = h.as_ref().map(|h| h.storage::<f32>());
-        let (dx, dg, db) =
-            kernel::backward(x.storage(), res, d, gamma.storage(), &stats, dy.storage(), train_params);
-        // x and h enter as their sum: both receive its gradient (one buffer, shared).
-        let dx = FlexTensor::from_data(TensorData::new(dx, x.layout().shape().to_vec()));
-        for node in inputs.iter().flatten() {
-            grads.register::<Flex>(node.id, dx.clone());
-        }
-        for (node, data) in params.iter().zip([dg, db]) {
+        let params = node_g.is_some() || node_b.is_some();
+        let (dx, dg, db) = kernel::backward(x.storage(), d, gamma.storage(), &stats, dy.storage(), params);
+        let shape = x.layout().shape().to_vec();
+        for (node, data, dims) in [(node_x, dx, shape), (node_g, dg, vec![d]), (node_b, db, vec![d])] {
             if let Some(node) = node {
-                grads.register::<Flex>(node.id, FlexTensor::from_data(TensorData::new(data, vec![d])));
+                grads.register::<Flex>(node.id, FlexTensor::from_data(TensorData::new(data, dims)));
             }
         }
     }
@@ -142,14 +137,14 @@ pub(super) fn autodiff_layer_norm<C: CheckpointStrategy>(
     let (xp, gp, bp) =
         (x.primitive().to_contiguous(), gamma.primitive().to_contiguous(), beta.primitive().clone());
     let Some((y, stats)) = forward(&xp, None, &gp, &bp, eps) else { unreachable!("width checked above") };
-    match LayerNormBackward::<3>.prepare::<C>(nodes).compute_bound().stateful() {
-        OpsKind::Tracked(prep) => prep.finish((xp, None, gp, Arc::new(stats)), y),
+    match LayerNormBackward.prepare::<C>(nodes).compute_bound().stateful() {
+        OpsKind::Tracked(prep) => prep.finish((xp, gp, Arc::new(stats)), y),
         OpsKind::UnTracked(prep) => prep.finish(y),
     }
 }
 
-/// Autodiff over flex: `LN(x + h)` in one kernel, and a node whose backward gives `x` and `h`
-/// the sum's gradient.
+/// Autodiff over flex (never routed here by [`add_layer_norm`]): adds first, then
+/// [`autodiff_layer_norm`].
 pub(super) fn autodiff_add_layer_norm<C: CheckpointStrategy>(
     x: FloatTensor<Autodiff<Flex, C>>,
     h: FloatTensor<Autodiff<Flex, C>>,
@@ -157,21 +152,8 @@ pub(super) fn autodiff_add_layer_norm<C: CheckpointStrategy>(
     beta: FloatTensor<Autodiff<Flex, C>>,
     eps: f64,
 ) -> FloatTensor<Autodiff<Flex, C>> {
-    if width(x.primitive(), Some(h.primitive()), gamma.primitive(), beta.primitive()).is_none() {
-        type B<C> = Autodiff<Flex, C>;
-        let sum = <B<C> as burn::backend::ops::FloatTensorOps<B<C>>>::float_add(x, h);
-        return <B<C> as ModuleOps<B<C>>>::layer_norm(sum, gamma, Some(beta), eps);
-    }
-    let nodes = [x.node(), h.node(), gamma.node(), beta.node()];
-    let (xp, hp) = (x.primitive().to_contiguous(), h.primitive().to_contiguous());
-    let (gp, bp) = (gamma.primitive().to_contiguous(), beta.primitive().clone());
-    let Some((y, stats)) = forward(&xp, Some(&hp), &gp, &bp, eps) else {
-        unreachable!("width checked above")
-    };
-    match LayerNormBackward::<4>.prepare::<C>(nodes).compute_bound().stateful() {
-        OpsKind::Tracked(prep) => prep.finish((xp, Some(hp), gp, Arc::new(stats)), y),
-        OpsKind::UnTracked(prep) => prep.finish(y),
-    }
+    let sum = <Autodiff<Flex, C> as burn::backend::ops::FloatTensorOps<Autodiff<Flex, C>>>::float_add(x, h);
+    autodiff_layer_norm::<C>(sum, gamma, beta, eps)
 }
 
 #[cfg(test)]
@@ -229,9 +211,9 @@ mod tests {
     }
 
     /// `add_layer_norm(x, h)` against `layer_norm(x + h)` (burn's addition first): the same f32
-    /// sum enters the same kernel, so the output, the inputs' gradients (each the sum's) and the
-    /// parameters' agree bit for bit, with and without autodiff, and on a shape the kernel
-    /// declines (broadcast `h`), where both go through burn.
+    /// sum enters the same kernel, so the outputs agree bit for bit, in inference (fused) and in
+    /// training (where both add first, gradients included), and on a shape the kernel declines
+    /// (broadcast `h`).
     #[test]
     fn fused_residual_equals_adding_first_bit_for_bit() {
         for autodiff in [false, true] {
@@ -279,5 +261,18 @@ mod tests {
                 assert_eq!(fused, first, "autodiff {autodiff}, h rows {h_rows}");
             }
         }
+    }
+
+    /// The fused kernel itself (as inference runs it) against adding first, on a shape it takes.
+    #[test]
+    fn fused_kernel_equals_the_kernel_on_the_sum() {
+        let (rows, d) = (21, 48);
+        let (x, h) = (values(rows * d, 1, 3.0, 1.0), values(rows * d, 2, 1.0, 0.0));
+        let (g, b) = (values(d, 3, 0.5, 1.0), values(d, 4, 0.5, 0.0));
+        let sum: Vec<f32> = x.iter().zip(&h).map(|(a, b)| a + b).collect();
+        assert_eq!(
+            kernel::forward(&x, Some(&h), d, &g, &b, 1e-5),
+            kernel::forward(&sum, None, d, &g, &b, 1e-5)
+        );
     }
 }

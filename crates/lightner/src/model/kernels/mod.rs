@@ -12,7 +12,7 @@
 //! - [`attend_one`]: the attention of a decoding step (one query per sequence) in one pass per
 //!   head ([`attend`]). Inference only, like the skinny product.
 //! - [`layer_norm()`] and [`add_layer_norm`]: LayerNorm, forward and backward in one pass per
-//!   row ([`mod@layer_norm`]), the latter with the residual add before it in the same pass.
+//!   row ([`mod@layer_norm`]); in inference the latter forms the residual sum in the same pass.
 //! - [`attention()`]: the attention of whole sequences (training, the encoder, teacher forcing)
 //!   in one pass per head, forward and backward, reading the prompt prefix, the queries, keys
 //!   and values where they lie ([`mod@attention`], [`attention_op`]).
@@ -62,8 +62,8 @@ pub trait Kernels: Backend {
         beta: FloatTensor<Self>,
         eps: f64,
     ) -> FloatTensor<Self>;
-    /// LayerNorm of `x + h` (one shape), as [`Kernels::layer_norm_rows`] of the sum, with its
-    /// backward under autodiff ([`add_layer_norm`]).
+    /// LayerNorm of `x + h` (one shape), as [`Kernels::layer_norm_rows`] of the sum: on flex in
+    /// one pass; under autodiff by adding first ([`add_layer_norm`]).
     fn add_layer_norm_rows(
         x: FloatTensor<Self>,
         h: FloatTensor<Self>,
