@@ -366,7 +366,9 @@ def report(args, runs, base):
                   "file with the chosen α:", "",
                   "| dataset | shots | seed | chosen α | cross-validated F1 of each α | test F1, (t) | test F1, (c) at α 0.5 |",
                   "|---|---|---|---|---|---|---|"]
-        for r in sorted(tuned, key=lambda r: (args.datasets.index(r["dataset"]), r["shots"], r["seed"])):
+        # Records of datasets outside --datasets (a shard run on one dataset) sort last.
+        for r in sorted(tuned, key=lambda r: (args.datasets.index(r["dataset"]) if r["dataset"] in args.datasets else 99,
+                                              r["shots"], r["seed"])):
             alphas = {t["trial"]: t["config"]["alpha"] for t in r["trials"] if t.get("kind") == "trial"}
             f1s_by = {}
             for u in r["trials"]:
@@ -420,8 +422,10 @@ NEXT = [
     "to 6 to 9), and training the cross-attention beside the prompts, (x), comes within 2 points of full "
     "fine-tuning on the 10-shot file, at 14.9 MB a pack instead of 0.7 MB. "
     "CoNLL-2003's four coarse types teach the backbone where entities are, not which of 79 slots a city "
-    "fills; the cross-attention is where the decoder reads that context. Next, in this order: the three "
-    "seeds at 60 epochs; (x) on every ATIS cell; (t), α tuned on the training file.",
+    "fills; the cross-attention is where the decoder reads that context. More steps alone are not the "
+    "missing piece: the same prompts at twice the learning rate, (r), ended at a higher loss (0.76 "
+    "against 0.67) and the same F1 (72.2 against 72.0) on the 10-shot file. Next, in this order: the "
+    "three seeds at 60 epochs; (x) on every ATIS cell; (t), α tuned on the training file.",
     "",
 ]
 
