@@ -104,62 +104,90 @@ fn kernels(c: &mut Criterion) {
         })
     });
     group.bench_function("x·w + b 640x768·768x3072, bias rows in fresh pieces", |b| {
-        b.iter(|| kernels::gemm::linear(&x, 640, &w, 768, 3072, &bias))
+        b.iter(|| kernels::gemm::linear(&x, 640, kernels::gemm::Mat::row_major(&w, 768, 3072), &bias))
     });
     group.finish();
 
     // One decoder layer's products in a greedy step: q, k, v, out (self), q, out (cross), fc1, fc2.
+    // Each weight laid out `[in, out]` (burn's layout: the blocked `skinny` kernel) and as the
+    // models keep it, HF's `[out, in]` seen transposed (`layers::linear_weight`: `skinny_dot`).
     let layer_shapes =
         [(768, 768), (768, 768), (768, 768), (768, 768), (768, 768), (768, 768), (768, 3072), (3072, 768)];
-    let linear = |d_in: usize, d_out: usize| Linear {
-        weight: Param::from_tensor(tensor([d_in, d_out], &flex).mul_scalar(0.01)),
-        bias: Some(Param::from_tensor(tensor([d_out], &flex))),
+    let linear = |d_in: usize, d_out: usize, kept: bool| {
+        let w = tensor([d_in, d_out], &flex).mul_scalar(0.01);
+        let w = if kept { lightner::model::layers::linear_weight(w.into_data(), &flex) } else { w };
+        Linear { weight: Param::from_tensor(w), bias: Some(Param::from_tensor(tensor([d_out], &flex))) }
     };
+    let layouts = [("w [in, out]", false), ("w kept [out, in]", true)];
     let rows = 16;
     let mut group = c.benchmark_group("decode linear");
     group.sample_size(20);
     for (d_in, d_out) in [(768, 768), (768, 3072), (3072, 768)] {
-        let (l, x) = (linear(d_in, d_out), tensor([rows, 1, d_in], &flex));
+        let x = tensor([rows, 1, d_in], &flex);
         let name = format!("{rows}x{d_in}x{d_out}");
         group.throughput(Throughput::Elements((2 * rows * d_in * d_out) as u64));
+        let l = linear(d_in, d_out, false);
         group
             .bench_function(BenchmarkId::new("burn", &name), |b| b.iter(|| l.forward(x.clone()).into_data()));
-        group.bench_function(BenchmarkId::new("ours", &name), |b| {
-            b.iter(|| kernels::linear(&l, x.clone()).into_data())
-        });
+        for (layout, kept) in layouts {
+            let l = linear(d_in, d_out, kept);
+            group.bench_function(BenchmarkId::new(format!("ours, {layout}"), &name), |b| {
+                b.iter(|| kernels::linear(&l, x.clone()).into_data())
+            });
+        }
     }
-    let step: Vec<(Linear, Tensor<3>)> = (0..6)
-        .flat_map(|_| layer_shapes)
-        .map(|(d_in, d_out)| (linear(d_in, d_out), tensor([rows, 1, d_in], &flex)))
-        .collect();
     let flops: usize = (0..6).flat_map(|_| layer_shapes).map(|(i, o)| 2 * rows * i * o).sum();
     group.throughput(Throughput::Elements(flops as u64));
+    let step = |kept: bool| -> Vec<(Linear, Tensor<3>)> {
+        (0..6)
+            .flat_map(|_| layer_shapes)
+            .map(|(d_in, d_out)| (linear(d_in, d_out, kept), tensor([rows, 1, d_in], &flex)))
+            .collect()
+    };
+    let plain = step(false);
     group.bench_function(BenchmarkId::new("burn", "decoder step, 48 products"), |b| {
-        b.iter(|| step.iter().map(|(l, x)| l.forward(x.clone()).into_data().num_elements()).sum::<usize>())
+        b.iter(|| plain.iter().map(|(l, x)| l.forward(x.clone()).into_data().num_elements()).sum::<usize>())
     });
-    group.bench_function(BenchmarkId::new("ours", "decoder step, 48 products"), |b| {
-        b.iter(|| {
-            step.iter().map(|(l, x)| kernels::linear(l, x.clone()).into_data().num_elements()).sum::<usize>()
-        })
-    });
-    // The skinny kernel on the same 48 products, weight prefetch off and on (the same bits).
-    // (weight, bias, input, k, n) as plain slices.
-    type Product = (Vec<f32>, Vec<f32>, Vec<f32>, usize, usize);
+    for (layout, kept) in layouts {
+        let products = step(kept);
+        group.bench_function(BenchmarkId::new(format!("ours, {layout}"), "decoder step, 48 products"), |b| {
+            b.iter(|| {
+                products
+                    .iter()
+                    .map(|(l, x)| kernels::linear(l, x.clone()).into_data().num_elements())
+                    .sum::<usize>()
+            })
+        });
+    }
+    // The two kernels on the same 48 products as plain slices, each with its weight prefetch off
+    // and on (the same bits either way).
+    // (weight [in, out], the same kept [out, in], bias, input, k, n)
+    type Product = (Vec<f32>, Vec<f32>, Vec<f32>, Vec<f32>, usize, usize);
     let raw: Vec<Product> = (0..6)
         .flat_map(|_| layer_shapes)
         .map(|(k, n)| {
             let host = |t: Tensor<1>| t.into_data().try_to_vec::<f32>().expect("f32");
             let w = host(tensor([k * n], &flex).mul_scalar(0.01));
-            (w, host(tensor([n], &flex)), host(tensor([rows * k], &flex)), k, n)
+            let wt = (0..k * n).map(|i| w[(i % k) * n + i / k]).collect();
+            (w, wt, host(tensor([n], &flex)), host(tensor([rows * k], &flex)), k, n)
         })
         .collect();
     for prefetch in [false, true] {
         let name = format!("decoder step, 48 products, prefetch {}", if prefetch { "on" } else { "off" });
-        group.bench_function(BenchmarkId::new("skinny", name), |b| {
+        group.bench_function(BenchmarkId::new("skinny", &name), |b| {
             b.iter(|| {
                 raw.iter()
-                    .map(|(w, bias, x, k, n)| {
+                    .map(|(w, _, bias, x, k, n)| {
                         kernels::skinny::linear_rows_with(x, rows, w, *k, *n, bias, prefetch).len()
+                    })
+                    .sum::<usize>()
+            })
+        });
+        group.bench_function(BenchmarkId::new("skinny dot", &name), |b| {
+            b.iter(|| {
+                raw.iter()
+                    .map(|(_, wt, bias, x, k, n)| {
+                        kernels::skinny_dot::linear_rows_with(x, rows, wt, *k, *n, bias, prefetch).len()
                     })
                     .sum::<usize>()
             })
@@ -222,17 +250,24 @@ fn kernels(c: &mut Criterion) {
     group.finish();
 
     // A feed-forward product of an encoder layer and its input gradient: the same 3.0 GFLOP,
-    // the weight read as it is stored (`[768, 3072]`) and transposed.
+    // the weight laid out `[768, 3072]` and as the models keep it, HF's `[3072, 768]` seen
+    // transposed (the same bits).
     let mut group = c.benchmark_group("linear products");
     group.sample_size(20);
     let values = |n: usize| -> Vec<f32> { (0..n).map(|i| (i * 7919 % 1000) as f32 / 500.0 - 1.0).collect() };
     let (x, w, bias, g) = (values(640 * 768), values(768 * 3072), values(3072), values(640 * 3072));
-    group.bench_function("x·w + b, 640x768 · 768x3072", |b| {
-        b.iter(|| kernels::gemm::linear(&x, 640, &w, 768, 3072, &bias))
-    });
-    group.bench_function("g·wᵀ, 640x3072 · (768x3072)ᵀ", |b| {
-        b.iter(|| kernels::gemm::linear_x_grad(&g, 640, &w, 768, 3072))
-    });
+    let wt: Vec<f32> = (0..768 * 3072).map(|i| w[(i % 768) * 3072 + i / 768]).collect();
+    for (layout, wm) in [
+        ("w [768, 3072]", kernels::gemm::Mat::row_major(&w, 768, 3072)),
+        ("w kept [3072, 768]", kernels::gemm::Mat::row_major(&wt, 3072, 768).t()),
+    ] {
+        group.bench_function(format!("x·w + b, 640x768 · 768x3072, {layout}"), |b| {
+            b.iter(|| kernels::gemm::linear(&x, 640, wm, &bias))
+        });
+        group.bench_function(format!("g·wᵀ, 640x3072 · (768x3072)ᵀ, {layout}"), |b| {
+            b.iter(|| kernels::gemm::linear_x_grad(&g, 640, wm))
+        });
+    }
     // Column sums (a trained bias's gradient): compare RAYON_NUM_THREADS=1 with 2.
     group.bench_function("bias gradient, column sums of 640x3072", |b| {
         b.iter(|| kernels::gemm::linear_bias_grad(&g, 3072))

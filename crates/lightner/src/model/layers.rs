@@ -83,11 +83,26 @@ pub fn frozen<const D: usize>(t: Tensor<D>) -> Param<Tensor<D>> {
 
 /// Loads the frozen [`Linear`] under `vb` (`weight` stored `[out, in]`, and `bias`).
 pub fn load_linear(vb: &VarView<'_>, d_in: usize, d_out: usize) -> Result<Linear> {
+    // Kept as stored, `[out, in]`, and seen as burn's `[in, out]` through a transposed view (no
+    // copy): `gemm` packs either view into the same panels (same bits), and a decoding step's
+    // product reads each weight row as one contiguous dot product (`kernels::skinny_dot`).
     let weight = vb.get("weight", [d_out, d_in])?.transpose();
-    // Materialised in burn's `[in, out]` layout once, so that no product pays for the transpose.
-    let weight = Tensor::from_data(weight.into_data(), vb.device());
     let bias = vb.get("bias", [d_out])?;
     Ok(Linear { weight: frozen(weight), bias: Some(frozen(bias)) })
+}
+
+/// A linear layer's weight given `[in, out]` (as burn's [`Linear`] sees it), laid out as
+/// [`load_linear`] keeps it: stored `[out, in]`, seen through a transposed view. Anything but a
+/// 2-D f32 weight comes back as a plain tensor.
+pub fn linear_weight<const D: usize>(in_out: TensorData, device: &Device) -> Tensor<D> {
+    let dims = in_out.shape().to_vec();
+    let values = match (D, in_out.try_to_vec::<f32>()) {
+        (2, Ok(v)) if dims.len() == 2 => v,
+        _ => return Tensor::from_data(in_out, device),
+    };
+    let (k, n) = (dims[0], dims[1]);
+    let out_in: Vec<f32> = (0..n * k).map(|i| values[(i % k) * n + i / k]).collect();
+    Tensor::<D>::from_data(TensorData::new(out_in, [n, k]), device).swap_dims(0, 1)
 }
 
 /// Loads the frozen [`LayerNorm`] under `vb` (`weight`, `bias`) with epsilon `eps`.

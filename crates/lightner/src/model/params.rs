@@ -70,14 +70,18 @@ struct Restore<'a> {
     path: Path,
     saved: &'a BTreeMap<String, SavedParam>,
     restored: usize,
+    /// Whether the parameter being mapped is a [`Linear`](burn::nn::Linear)'s weight.
+    linear_weight: bool,
 }
 
 impl ModuleMapper for Restore<'_> {
-    fn enter_module(&mut self, name: &str, _: &str) {
+    fn enter_module(&mut self, name: &str, container: &str) {
         self.path.enter(name);
+        self.linear_weight = name == "weight" && container == "Struct:Linear";
     }
     fn exit_module(&mut self, _: &str, _: &str) {
         self.path.exit();
+        self.linear_weight = false;
     }
     fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
         match self.saved.get(&self.path.joined()) {
@@ -85,10 +89,14 @@ impl ModuleMapper for Restore<'_> {
                 let t = param.val();
                 let grad = t.is_require_grad();
                 self.restored += 1;
-                Param::initialized(
-                    s.id,
-                    Tensor::from_data(s.data.clone(), &t.device()).set_require_grad(grad),
-                )
+                // A linear weight goes back into the layout the model loads it in (HF's
+                // `[out, in]` seen transposed), which the decoding product reads fastest.
+                let value = if self.linear_weight {
+                    crate::model::layers::linear_weight(s.data.clone(), &t.device())
+                } else {
+                    Tensor::from_data(s.data.clone(), &t.device())
+                };
+                Param::initialized(s.id, value.set_require_grad(grad))
             }
             _ => param,
         }
@@ -98,7 +106,7 @@ impl ModuleMapper for Restore<'_> {
 /// Replaces the parameters of `m` found in `saved` (same path and shape) by their saved value
 /// and id, keeping each one's gradient requirement. Returns the module and how many were set.
 pub fn restore<M: Module>(m: M, saved: &BTreeMap<String, SavedParam>) -> (M, usize) {
-    let mut r = Restore { path: Path::default(), saved, restored: 0 };
+    let mut r = Restore { path: Path::default(), saved, restored: 0, linear_weight: false };
     let m = m.map(&mut r);
     (m, r.restored)
 }

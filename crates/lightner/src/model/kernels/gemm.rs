@@ -153,10 +153,12 @@ unsafe fn product_at(dst: *mut f32, lhs: Mat<'_>, rhs: Mat<'_>, accumulate: bool
 /// Rows of a linear layer's result that one task starts as the bias.
 const BIAS_ROWS_PER_TASK: usize = 32;
 
-/// `x·w + bias` for `x` `[m, k]`, `w` `[k, n]` (row-major), `bias` `[n]`: a new `[m, n]`. A row's
+/// `x·w + bias` for `x` `[m, k]` (row-major), `w` a `[k, n]` view (row-major, or HF's `[n, k]`
+/// seen transposed: gemm packs either into the same panels), `bias` `[n]`: a new `[m, n]`. A row's
 /// result does not depend on the rows beside it, for any `m` from 2 (gemm multiplies a lone row
 /// by a matrix-vector path that sums in another order).
-pub fn linear(x: &[f32], m: usize, w: &[f32], k: usize, n: usize, bias: &[f32]) -> Vec<f32> {
+pub fn linear(x: &[f32], m: usize, w: Mat<'_>, bias: &[f32]) -> Vec<f32> {
+    let n = w.cols;
     assert_eq!(bias.len(), n, "bias is [n]");
     // The bias rows are written on the workers, a block of rows per task, rather than as one
     // copy of the whole result on the calling thread.
@@ -165,13 +167,35 @@ pub fn linear(x: &[f32], m: usize, w: &[f32], k: usize, n: usize, bias: &[f32]) 
         rows.repeat(bias);
     });
     let mut out = out.finish();
-    matmul_into(&mut out, Mat::row_major(x, m, k), Mat::row_major(w, k, n), true);
+    let mut copy = Vec::new();
+    let w = row_major_if_tiny(w, m * n, &mut copy);
+    matmul_into(&mut out, Mat::row_major(x, m, w.rows), w, true);
     out
 }
 
-/// The gradient of [`linear`]'s input: `g·wᵀ` for `g` `[m, n]`, `w` `[k, n]` → `[m, k]`.
-pub fn linear_x_grad(g: &[f32], m: usize, w: &[f32], k: usize, n: usize) -> Vec<f32> {
-    matmul(Mat::row_major(g, m, n), Mat::row_major(w, k, n).t())
+/// Results up to which gemm multiplies by a dot-product ("horizontal") kernel, which sums in
+/// another order, when the weight is read down its columns (`gemm-common`'s
+/// `gemm_basic_generic`).
+const TINY_PRODUCT: usize = 16 * 16;
+
+/// `w` itself, or, for a product of at most [`TINY_PRODUCT`] results with a weight not laid out
+/// row-major, a row-major copy of it in `copy`. So the sums run in the same order for either
+/// layout of the weight and for any number of rows: a short sentence alone then equals it
+/// batched. Only tiny models meet this (at most 256 result columns), so the copy is small.
+fn row_major_if_tiny<'a>(w: Mat<'a>, results: usize, copy: &'a mut Vec<f32>) -> Mat<'a> {
+    if w.cs == 1 || results > TINY_PRODUCT {
+        return w;
+    }
+    let (rows, cols) = (w.rows, w.cols);
+    *copy = (0..rows * cols).map(|i| w.data[(i / cols) * w.rs + (i % cols) * w.cs]).collect();
+    Mat::row_major(copy, rows, cols)
+}
+
+/// The gradient of [`linear`]'s input: `g·wᵀ` for `g` `[m, n]` and the `[k, n]` view `w` → `[m, k]`.
+pub fn linear_x_grad(g: &[f32], m: usize, w: Mat<'_>) -> Vec<f32> {
+    let mut copy = Vec::new();
+    let w = row_major_if_tiny(w, m * w.rows, &mut copy);
+    matmul(Mat::row_major(g, m, w.cols), w.t())
 }
 
 /// The gradient of [`linear`]'s weight: `xᵀ·g` for `x` `[m, k]`, `g` `[m, n]` → `[k, n]`.
@@ -239,11 +263,29 @@ mod tests {
             for (i, v) in want.iter_mut().enumerate() {
                 *v += b[i % n] as f64;
             }
-            close(&linear(&x, m, &w, k, n, &b), &want, k);
-            close(&linear_x_grad(&g, m, &w, k, n), &reference(&g, m, n, &transpose(&w, k, n), k), n);
+            // The weight as burn lays it out (`[k, n]`) and as HF stores it (`[n, k]`).
+            let wt = transpose(&w, k, n);
+            for view in [Mat::row_major(&w, k, n), Mat::row_major(&wt, n, k).t()] {
+                close(&linear(&x, m, view, &b), &want, k);
+                close(&linear_x_grad(&g, m, view), &reference(&g, m, n, &wt, k), n);
+            }
             close(&linear_w_grad(&x, m, k, &g, n), &reference(&transpose(&x, m, k), k, m, &g, n), m);
             let sums: Vec<f64> = (0..n).map(|c| (0..m).map(|r| g[r * n + c] as f64).sum()).collect();
             close(&linear_bias_grad(&g, n), &sums, m);
+        }
+    }
+
+    #[test]
+    fn the_weight_read_transposed_gives_the_same_bits() {
+        // Models keep linear weights as HF stores them, `[n, k]`, seen as `[k, n]`: the products
+        // must not change a bit against the weight laid out `[k, n]` (gemm packs both views into
+        // the same panels), so that packs trained before and after the change are the same.
+        for (m, k, n) in [(2, 5, 7), (40, 33, 17), (200, 256, 192), (640, 96, 200)] {
+            let (x, w, b, g) = (values(m * k, 6), values(k * n, 7), values(n, 8), values(m * n, 9));
+            let wt = transpose(&w, k, n);
+            let (rows, cols) = (Mat::row_major(&w, k, n), Mat::row_major(&wt, n, k).t());
+            assert_eq!(linear(&x, m, rows, &b), linear(&x, m, cols, &b), "{m}x{k}x{n} forward");
+            assert_eq!(linear_x_grad(&g, m, rows), linear_x_grad(&g, m, cols), "{m}x{k}x{n} backward");
         }
     }
 
@@ -267,9 +309,11 @@ mod tests {
 
     #[test]
     fn empty_products_are_empty_or_the_bias() {
-        assert!(linear(&[], 0, &values(12, 0), 3, 4, &values(4, 1)).is_empty());
-        assert_eq!(linear(&[], 2, &[], 0, 3, &[1.0, 2.0, 3.0]), vec![1.0, 2.0, 3.0, 1.0, 2.0, 3.0]);
-        assert_eq!(linear_x_grad(&[], 2, &[], 3, 0), vec![0.0; 6]);
+        let w = values(12, 0);
+        assert!(linear(&[], 0, Mat::row_major(&w, 3, 4), &values(4, 1)).is_empty());
+        let bias = [1.0, 2.0, 3.0];
+        assert_eq!(linear(&[], 2, Mat::row_major(&[], 0, 3), &bias), vec![1.0, 2.0, 3.0, 1.0, 2.0, 3.0]);
+        assert_eq!(linear_x_grad(&[], 2, Mat::row_major(&[], 3, 0)), vec![0.0; 6]);
     }
 
     #[test]
@@ -303,13 +347,16 @@ mod tests {
     fn a_row_does_not_depend_on_the_rows_beside_it() {
         let (m, k, n) = (300, 200, 96);
         let (x, w, b) = (values(m * k, 5), values(k * n, 6), values(n, 7));
-        let all = linear(&x, m, &w, k, n, &b);
-        // From two rows up; a lone row takes gemm's matrix-vector path, which sums in another
-        // order (never reached: a sentence has at least two tokens, and one decoding row per
-        // sentence takes `skinny`).
-        for (first, rows) in [(0, 2), (7, 3), (151, 40), (200, 100)] {
-            let one = linear(&x[first * k..(first + rows) * k], rows, &w, k, n, &b);
-            assert_eq!(one, all[first * n..(first + rows) * n], "rows {first}..{}", first + rows);
+        let wt = transpose(&w, k, n);
+        for view in [Mat::row_major(&w, k, n), Mat::row_major(&wt, n, k).t()] {
+            let all = linear(&x, m, view, &b);
+            // From two rows up; a lone row takes gemm's matrix-vector path, which sums in another
+            // order (never reached: a sentence has at least two tokens, and one decoding row per
+            // sentence takes `skinny`).
+            for (first, rows) in [(0, 2), (7, 3), (151, 40), (200, 100)] {
+                let one = linear(&x[first * k..(first + rows) * k], rows, view, &b);
+                assert_eq!(one, all[first * n..(first + rows) * n], "rows {first}..{}", first + rows);
+            }
         }
     }
 }

@@ -22,6 +22,53 @@ fn sizes(x: &FlexTensor, w: &FlexTensor, bias: &FlexTensor) -> Option<(usize, us
         .then(|| (xs.iter().product::<usize>() / k, k, ws[1]))
 }
 
+/// How a weight `[k, n]` lies in its storage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum WeightLayout {
+    /// Row-major `[k, n]`: burn's own layout, and any weight made contiguous.
+    Rows,
+    /// Row-major `[n, k]` seen transposed: HF's `[out, in]`, kept as loaded by
+    /// `layers::load_linear` (no copy at load; the decoding product reads its rows as dot products).
+    Cols,
+}
+
+/// `w` (f32 `[k, n]`) as it lies, when its storage holds exactly its elements in one of the two
+/// layouts; none otherwise.
+fn layout_of(w: &FlexTensor) -> Option<WeightLayout> {
+    let l = w.layout();
+    let s = l.shape();
+    if w.dtype() != DType::F32 || s.len() != 2 || l.start_offset() != 0 {
+        return None;
+    }
+    if w.storage::<f32>().len() != s[0] * s[1] {
+        return None;
+    }
+    if l.is_contiguous() {
+        Some(WeightLayout::Rows)
+    } else if l.strides() == [1, s[0] as isize] {
+        Some(WeightLayout::Cols)
+    } else {
+        None
+    }
+}
+
+/// `w` (f32 `[k, n]`) without a copy when it lies in one of the two layouts, else made
+/// contiguous; and its layout.
+pub(super) fn weight_as_laid(w: &FlexTensor) -> (FlexTensor, WeightLayout) {
+    match layout_of(w) {
+        Some(layout) => (w.clone(), layout),
+        None => (w.to_contiguous(), WeightLayout::Rows),
+    }
+}
+
+/// The `[k, n]` view of a weight returned by [`weight_as_laid`].
+fn weight_mat(w: &FlexTensor, layout: WeightLayout, k: usize, n: usize) -> gemm::Mat<'_> {
+    match layout {
+        WeightLayout::Rows => gemm::Mat::row_major(w.storage(), k, n),
+        WeightLayout::Cols => gemm::Mat::row_major(w.storage(), n, k).t(),
+    }
+}
+
 /// The result's shape: `x`'s with the last axis `n`.
 fn out_shape(x: &FlexTensor, n: usize) -> Vec<usize> {
     let mut dims = x.layout().shape().to_vec();
@@ -36,29 +83,34 @@ pub(super) fn flex_linear(x: FlexTensor, w: FlexTensor, bias: FlexTensor) -> Fle
     let Some((m, k, n)) = sizes(&x, &w, &bias) else {
         return Flex::linear(x, w, Some(bias));
     };
-    let (xc, wc, bc) = (x.to_contiguous(), w.to_contiguous(), bias.to_contiguous());
-    let out = gemm::linear(xc.storage(), m, wc.storage(), k, n, bc.storage());
+    let (xc, bc) = (x.to_contiguous(), bias.to_contiguous());
+    let (wc, layout) = weight_as_laid(&w);
+    let out = gemm::linear(xc.storage(), m, weight_mat(&wc, layout, k, n), bc.storage());
     FlexTensor::from_data(TensorData::new(out, out_shape(&x, n)))
 }
 
-/// The recorded node: the input (for the weight's gradient) and the weight (for the input's).
+/// The recorded node: the input (kept only when the weight trains: it is what the weight's
+/// gradient needs) and the weight as it lies (for the input's gradient).
 #[derive(Debug)]
 struct LinearBackward;
 
+/// What the backward keeps: `x` made contiguous when the weight trains, the weight and its
+/// layout, `x`'s shape and `(m, k, n)`.
+type LinearState = (Option<FlexTensor>, FlexTensor, WeightLayout, Vec<usize>, (usize, usize, usize));
+
 impl Backward<Flex, 3> for LinearBackward {
-    /// `x` and `w` made contiguous, and `(m, k, n)`.
-    type State = (FlexTensor, FlexTensor, (usize, usize, usize));
+    type State = LinearState;
 
     fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _checkpointer: &mut Checkpointer) {
         let g = grads.consume::<Flex>(&ops.node).to_contiguous();
-        let (x, w, (m, k, n)) = ops.state;
+        let (x, w, layout, x_shape, (m, k, n)) = ops.state;
         let [node_x, node_w, node_b] = ops.parents;
         let g: &[f32] = g.storage();
         if let Some(node) = node_x {
-            let dx = gemm::linear_x_grad(g, m, w.storage(), k, n);
-            grads.register::<Flex>(node.id, FlexTensor::from_data(TensorData::new(dx, out_shape(&x, k))));
+            let dx = gemm::linear_x_grad(g, m, weight_mat(&w, layout, k, n));
+            grads.register::<Flex>(node.id, FlexTensor::from_data(TensorData::new(dx, x_shape)));
         }
-        if let Some(node) = node_w {
+        if let (Some(node), Some(x)) = (node_w, x) {
             let dw = gemm::linear_w_grad(x.storage(), m, k, g, n);
             grads.register::<Flex>(node.id, FlexTensor::from_data(TensorData::new(dw, [k, n])));
         }
@@ -78,13 +130,17 @@ pub(super) fn autodiff_linear<C: CheckpointStrategy>(
     let Some(dims) = sizes(x.primitive(), w.primitive(), bias.primitive()) else {
         return <Autodiff<Flex, C> as ModuleOps<Autodiff<Flex, C>>>::linear(x, w, Some(bias));
     };
+    // A frozen weight needs no gradient, so its node need not keep `x` alive until the backward.
+    let w_trains = w.is_tracked();
     let nodes = [x.node(), w.node(), bias.node()];
-    let (xp, wp, bp) =
-        (x.primitive().to_contiguous(), w.primitive().to_contiguous(), bias.primitive().clone());
+    let xp = x.primitive().to_contiguous();
+    let (wp, layout) = weight_as_laid(w.primitive());
+    let bp = bias.primitive().clone();
     match LinearBackward.prepare::<C>(nodes).compute_bound().stateful() {
         OpsKind::Tracked(prep) => {
             let out = flex_linear(xp.clone(), wp.clone(), bp);
-            prep.finish((xp, wp, dims), out)
+            let x_shape = xp.layout().shape().to_vec();
+            prep.finish((w_trains.then_some(xp), wp, layout, x_shape, dims), out)
         }
         OpsKind::UnTracked(prep) => prep.finish(flex_linear(xp, wp, bp)),
     }

@@ -6,8 +6,10 @@
 //!
 //! - [`gelu`]: exact GELU, forward and backward vectorised at the CPU's full width ([`erf`],
 //!   compiled per instruction set through `pulp`); burn flex calls a scalar `erff` per element.
-//! - [`linear`]: the linear layers. A decoding step's (a few rows each) read the weight in blocks
-//!   of whole rows ([`skinny`], inference only); everything else on flex, training included,
+//! - [`linear`]: the linear layers, whose weights stay as HF stores them (`[out, in]`, seen
+//!   transposed: `layers::load_linear`). A decoding step's (a few rows each) are dot products
+//!   of each weight row ([`skinny_dot`]; a weight laid out `[in, out]` is read in blocks of whole
+//!   rows instead, [`skinny`]; inference only); everything else on flex, training included,
 //!   goes through [`gemm`] into a buffer that starts as the bias, with its backward.
 //! - [`attend_one`]: the attention of a decoding step (one query per sequence) in one pass per
 //!   head ([`attend`]). Inference only, like the skinny product.
@@ -31,6 +33,7 @@ mod layer_norm_op;
 mod linear_op;
 mod prefetch;
 pub mod skinny;
+pub mod skinny_dot;
 #[cfg(test)]
 mod test_support;
 
@@ -48,6 +51,7 @@ use burn::tensor::{Bool, DType, Device, Tensor, TensorData};
 
 pub use attention_op::{attention, attention_composed};
 pub use layer_norm_op::{add_layer_norm, layer_norm};
+use linear_op::WeightLayout;
 
 /// The operations of this module, as a burn backend extension.
 #[backend_extension(Flex, Autodiff)]
@@ -125,7 +129,8 @@ pub fn gelu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
 
 /// `layer.forward(x)`. On plain flex (inference) a decoding step — one position per sequence,
 /// `x` `[B, 1, d]`, whatever B — or one small matrix (`[rows ≤ skinny::MAX_ROWS, d]`, the prompt
-/// MLP) goes through [`skinny::linear_rows`]; everything else on flex, with or without autodiff,
+/// MLP) goes through [`skinny_dot::linear_rows`] (or [`skinny::linear_rows`] for a weight laid
+/// out `[in, out]`); everything else on flex, with or without autodiff,
 /// through [`gemm::linear`] (the product written onto the bias, without burn flex's extra
 /// passes; its backward under autodiff); other devices take burn's own linear. The choice
 /// depends on the shape of one sequence, never on how many share the batch, so a sentence is
@@ -212,8 +217,13 @@ fn flex_linear_rows(x: FlexTensor, w: FlexTensor, bias: FlexTensor) -> FlexTenso
     }
     let (k, n) = (ws[0], ws[1]);
     let m = xs.iter().product::<usize>() / k.max(1);
-    let (x, w, bias) = (x.to_contiguous(), w.to_contiguous(), bias.to_contiguous());
-    let out = skinny::linear_rows(x.storage(), m, w.storage(), k, n, bias.storage());
+    let (x, bias) = (x.to_contiguous(), bias.to_contiguous());
+    // A weight kept as HF stores it (`[n, k]`) is read row by row as dot products; one laid out
+    // `[k, n]` by blocks of rows.
+    let out = match linear_op::weight_as_laid(&w) {
+        (w, WeightLayout::Cols) => skinny_dot::linear_rows(x.storage(), m, w.storage(), k, n, bias.storage()),
+        (w, WeightLayout::Rows) => skinny::linear_rows(x.storage(), m, w.storage(), k, n, bias.storage()),
+    };
     let mut dims: Vec<usize> = xs.to_vec();
     *dims.last_mut().expect("x has a last axis") = n;
     FlexTensor::from_data(TensorData::new(out, dims))

@@ -3,7 +3,9 @@
 //! each panel one cache line in each of some 64 weight rows a whole row apart: more concurrent
 //! streams than the hardware prefetchers follow, so each panel's first loads wait on memory.
 //! Asking for the panel two ahead while computing this one hides that wait
-//! (`docs/performance.md`, "Decoding steps").
+//! (`docs/performance.md`, "Decoding steps"). The dot-product kernel ([`super::skinny_dot`])
+//! asks for its next weight rows while it reads the current ones, for the same reason: rows of
+//! 3 KB end before the hardware prefetchers have caught on.
 //!
 //! The crate's third file with `unsafe`: the intrinsic is an `unsafe fn` only because it carries
 //! a `#[target_feature]` (SSE, part of every x86-64 CPU). A prefetch is a hint: it never faults,

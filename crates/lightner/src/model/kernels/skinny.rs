@@ -14,6 +14,10 @@
 //!
 //! Each result element is `b[j] + Σ_k x[r,k]·W[k,j]` summed in increasing `k`, whatever `m` and
 //! the thread count: a row's result does not depend on the rows beside it (batched = single).
+//!
+//! The models keep their linear weights as HF stores them, `[n, k]`, and decode through
+//! [`super::skinny_dot`], which reads that layout faster; this kernel serves weights laid out
+//! `[k, n]`, burn's own layout (a weight made contiguous, or built that way).
 
 use super::prefetch;
 use pulp::{Arch, Simd, WithSimd};
