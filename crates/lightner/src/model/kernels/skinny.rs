@@ -69,20 +69,32 @@ pub fn linear_rows_with(
         return vec![0.0f32; m * n];
     }
     // Column ranges of whole 32-column panels (a multiple of either vector width), one per thread.
+    by_column_ranges(m, n, 32, |c0, c1, part| columns(x, m, k, w, n, bias, c0, c1, prefetch, part))
+}
+
+/// The `[m, n]` result of `fill(c0, c1, part)`, which writes columns `c0..c1` of it into `part`
+/// (`[m, c1 − c0]`, zeroed): one range of whole `align`-column groups per thread of the current
+/// rayon pool, the parts copied into place after. A column's values do not depend on how the
+/// columns were split.
+pub(super) fn by_column_ranges(
+    m: usize,
+    n: usize,
+    align: usize,
+    fill: impl Fn(usize, usize, &mut [f32]) + Sync,
+) -> Vec<f32> {
     let threads = rayon::current_num_threads().max(1);
-    let panels = n.div_ceil(32);
-    let per = panels.div_ceil(threads).max(1) * 32;
+    let per = n.div_ceil(align).div_ceil(threads).max(1) * align;
     let ranges: Vec<(usize, usize)> = (0..n).step_by(per).map(|c| (c, (c + per).min(n))).collect();
     if ranges.len() <= 1 {
         let mut out = vec![0.0f32; m * n];
-        columns(x, m, k, w, n, bias, 0, n, prefetch, &mut out);
+        fill(0, n, &mut out);
         return out;
     }
     let parts: Vec<Vec<f32>> = ranges
         .par_iter()
         .map(|&(c0, c1)| {
             let mut part = vec![0.0f32; m * (c1 - c0)];
-            columns(x, m, k, w, n, bias, c0, c1, prefetch, &mut part);
+            fill(c0, c1, &mut part);
             part
         })
         .collect();
@@ -231,68 +243,17 @@ fn tile<S: Simd, const R: usize>(simd: S, b: &Block<'_>, out: &mut [f32], wj: us
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn values(n: usize, seed: usize) -> Vec<f32> {
-        (0..n).map(|i| (((i + seed) * 7919) % 2001) as f32 / 1000.0 - 1.0).collect()
-    }
-
-    /// The product in f64, summed in the same order.
-    fn reference(x: &[f32], m: usize, w: &[f32], k: usize, n: usize, bias: &[f32]) -> Vec<f64> {
-        let mut out = vec![0.0f64; m * n];
-        for r in 0..m {
-            for j in 0..n {
-                out[r * n + j] = bias[j] as f64
-                    + (0..k).map(|kk| x[r * k + kk] as f64 * w[kk * n + j] as f64).sum::<f64>();
-            }
-        }
-        out
-    }
-
-    /// Within a few roundings of the f64 product: each of the k terms is at most 1 in magnitude,
-    /// so the f32 sum's error is bounded by about k·2⁻²⁴ (plus the bias).
-    fn check(m: usize, k: usize, n: usize) {
-        let (x, w, b) = (values(m * k, 1), values(k * n, 2), values(n, 3));
-        let got = linear_rows(&x, m, &w, k, n, &b);
-        let want = reference(&x, m, &w, k, n, &b);
-        assert_eq!(got.len(), m * n, "m {m} k {k} n {n}: the result is [m, n]");
-        let tol = (k as f64 + 1.0) * 2f64.powi(-23);
-        for (i, (g, e)) in got.iter().zip(&want).enumerate() {
-            assert!((*g as f64 - e).abs() <= tol, "m {m} k {k} n {n}, element {i}: {g} vs {e}");
-        }
-    }
+    use crate::model::kernels::test_support::{
+        few_rows_product_equals_f64, few_rows_product_is_batch_and_thread_independent,
+    };
 
     #[test]
     fn equals_the_f64_product_on_every_shape_class() {
-        // Rows below, at and past a register tile; columns with and without a partial panel;
-        // depths below and past a block.
-        for m in [1, 2, 5, 6, 7, 13, 16, 32] {
-            for (k, n) in [(1, 1), (3, 17), (40, 48), (300, 100), (768, 64), (9, 33), (0, 5), (4, 0)] {
-                check(m, k, n);
-            }
-        }
+        few_rows_product_equals_f64(&linear_rows_with);
     }
 
     #[test]
-    fn a_row_does_not_depend_on_its_neighbours_or_the_thread_count() {
-        let (m, k, n) = (13, 517, 203);
-        let (x, w, b) = (values(m * k, 4), values(k * n, 5), values(n, 6));
-        let all = linear_rows(&x, m, &w, k, n, &b);
-        for r in 0..m {
-            let one = linear_rows(&x[r * k..(r + 1) * k], 1, &w, k, n, &b);
-            assert_eq!(one, all[r * n..(r + 1) * n], "row {r}: batched differs from single");
-        }
-        for m in [1, 4, 13] {
-            let off = linear_rows_with(&x[..m * k], m, &w, k, n, &b, false);
-            assert_eq!(
-                off,
-                linear_rows_with(&x[..m * k], m, &w, k, n, &b, true),
-                "{m} rows: prefetch changed a bit"
-            );
-        }
-        for threads in [1, 2, 3] {
-            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("a pool");
-            let got = pool.install(|| linear_rows(&x, m, &w, k, n, &b));
-            assert_eq!(got, all, "{threads} threads");
-        }
+    fn a_row_does_not_depend_on_its_neighbours_the_prefetch_or_the_thread_count() {
+        few_rows_product_is_batch_and_thread_independent(&linear_rows_with);
     }
 }

@@ -17,7 +17,6 @@
 //! thread count: batched = single bit for bit on one machine.
 
 use pulp::{Arch, Simd, WithSimd};
-use rayon::prelude::*;
 
 /// Rows of `x` per register tile.
 const TILE_ROWS: usize = 4;
@@ -50,30 +49,9 @@ pub fn linear_rows_with(
         return vec![0.0f32; m * n];
     }
     // Column ranges of whole tiles, one per thread.
-    let threads = rayon::current_num_threads().max(1);
-    let per = n.div_ceil(TILE_COLS).div_ceil(threads).max(1) * TILE_COLS;
-    let ranges: Vec<(usize, usize)> = (0..n).step_by(per).map(|c| (c, (c + per).min(n))).collect();
-    if ranges.len() <= 1 {
-        let mut out = vec![0.0f32; m * n];
-        Arch::new().dispatch(Dots { x, m, k, wt, bias, c0: 0, width: n, prefetch, out: &mut out });
-        return out;
-    }
-    let parts: Vec<Vec<f32>> = ranges
-        .par_iter()
-        .map(|&(c0, c1)| {
-            let mut part = vec![0.0f32; m * (c1 - c0)];
-            Arch::new().dispatch(Dots { x, m, k, wt, bias, c0, width: c1 - c0, prefetch, out: &mut part });
-            part
-        })
-        .collect();
-    let mut out = vec![0.0f32; m * n];
-    for (&(c0, c1), part) in ranges.iter().zip(&parts) {
-        let width = c1 - c0;
-        for (r, src) in part.chunks_exact(width).enumerate() {
-            out[r * n + c0..r * n + c1].copy_from_slice(src);
-        }
-    }
-    out
+    super::skinny::by_column_ranges(m, n, TILE_COLS, |c0, c1, part| {
+        Arch::new().dispatch(Dots { x, m, k, wt, bias, c0, width: c1 - c0, prefetch, out: part });
+    })
 }
 
 /// Columns `c0..c0 + width` of the product into `out` (`[m, width]`), compiled once per
@@ -185,61 +163,23 @@ impl Tile<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::kernels::test_support::{
+        few_rows_product_equals_f64, few_rows_product_is_batch_and_thread_independent,
+    };
 
-    fn values(n: usize, seed: usize) -> Vec<f32> {
-        (0..n).map(|i| (((i + seed) * 7919) % 2001) as f32 / 1000.0 - 1.0).collect()
-    }
-
-    /// The product in f64.
-    fn reference(x: &[f32], m: usize, wt: &[f32], k: usize, n: usize, bias: &[f32]) -> Vec<f64> {
-        let mut out = vec![0.0f64; m * n];
-        for r in 0..m {
-            for j in 0..n {
-                out[r * n + j] = bias[j] as f64
-                    + (0..k).map(|kk| x[r * k + kk] as f64 * wt[j * k + kk] as f64).sum::<f64>();
-            }
-        }
-        out
-    }
-
-    /// Within a few roundings of the f64 product: each of the k terms is at most 1 in magnitude,
-    /// so the f32 sum's error is bounded by about k·2⁻²⁴ (plus the bias).
-    fn check(m: usize, k: usize, n: usize) {
-        let (x, wt, b) = (values(m * k, 1), values(n * k, 2), values(n, 3));
-        let got = linear_rows(&x, m, &wt, k, n, &b);
-        let want = reference(&x, m, &wt, k, n, &b);
-        assert_eq!(got.len(), m * n, "m {m} k {k} n {n}: the result is [m, n]");
-        let tol = (k as f64 + 1.0) * 2f64.powi(-23);
-        for (i, (g, e)) in got.iter().zip(&want).enumerate() {
-            assert!((*g as f64 - e).abs() <= tol, "m {m} k {k} n {n}, element {i}: {g} vs {e}");
-        }
+    /// [`linear_rows_with`] given the weight `[k, n]`: laid out `[n, k]` first.
+    fn product(x: &[f32], m: usize, w: &[f32], k: usize, n: usize, bias: &[f32], prefetch: bool) -> Vec<f32> {
+        let wt: Vec<f32> = (0..n * k).map(|i| w[(i % k) * n + i / k]).collect();
+        linear_rows_with(x, m, &wt, k, n, bias, prefetch)
     }
 
     #[test]
     fn equals_the_f64_product_on_every_shape_class() {
-        // Rows below, at and past a register tile; columns with and without a partial tile;
-        // depths below, at and past a vector, with and without a tail.
-        for m in [1, 2, 3, 4, 5, 7, 13, 16, 32] {
-            for (k, n) in [(1, 1), (3, 17), (40, 48), (300, 100), (768, 64), (9, 33), (0, 5), (4, 0), (16, 2)]
-            {
-                check(m, k, n);
-            }
-        }
+        few_rows_product_equals_f64(&product);
     }
 
     #[test]
-    fn a_row_does_not_depend_on_its_neighbours_or_the_thread_count() {
-        let (m, k, n) = (13, 517, 203);
-        let (x, wt, b) = (values(m * k, 4), values(n * k, 5), values(n, 6));
-        let all = linear_rows(&x, m, &wt, k, n, &b);
-        for r in 0..m {
-            let one = linear_rows(&x[r * k..(r + 1) * k], 1, &wt, k, n, &b);
-            assert_eq!(one, all[r * n..(r + 1) * n], "row {r}: batched differs from single");
-        }
-        for threads in [1, 2, 3] {
-            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("a pool");
-            let got = pool.install(|| linear_rows(&x, m, &wt, k, n, &b));
-            assert_eq!(got, all, "{threads} threads");
-        }
+    fn a_row_does_not_depend_on_its_neighbours_the_prefetch_or_the_thread_count() {
+        few_rows_product_is_batch_and_thread_independent(&product);
     }
 }
