@@ -50,6 +50,36 @@ impl File {
         Ok(Self { path: path.to_path_buf(), meta, data_start: 8 + n })
     }
 
+    /// A tensor's stored elements of `width` bytes each, converted by `convert` as they are
+    /// read, through a small buffer. The result is the only allocation as large as the tensor:
+    /// reading all the bytes first and converting them after freed a buffer as large as each
+    /// tensor while the next was being read, and those holes, of every tensor's size in turn,
+    /// left the heap some 10 % larger than the weights (`docs/performance.md`, "`predict` on a
+    /// bart-base-shaped backbone").
+    fn values(&self, info: &TensorInfo, width: usize, convert: impl Fn(&[u8]) -> f32) -> Result<Vec<f32>> {
+        const CHUNK: usize = 1 << 18;
+        let (s, e) = info.data_offsets;
+        if (e - s) % width != 0 {
+            return Err(Error::Weights(format!(
+                "{}: a tensor of {} bytes is not a whole number of {width}-byte elements; re-download it",
+                self.path.display(),
+                e - s
+            )));
+        }
+        let mut f = std::fs::File::open(&self.path).map_err(|e| Error::io(&self.path, e))?;
+        f.seek(SeekFrom::Start(self.data_start + s as u64)).map_err(|e| Error::io(&self.path, e))?;
+        let mut out = Vec::with_capacity((e - s) / width);
+        let mut buf = vec![0u8; CHUNK - CHUNK % width];
+        let mut left = e - s;
+        while left > 0 {
+            let chunk = &mut buf[..left.min(CHUNK - CHUNK % width)];
+            f.read_exact(chunk).map_err(|e| Error::io(&self.path, e))?;
+            out.extend(chunk.chunks_exact(width).map(&convert));
+            left -= chunk.len();
+        }
+        Ok(out)
+    }
+
     /// The stored bytes of a tensor.
     fn data(&self, info: &TensorInfo) -> Result<Vec<u8>> {
         let (s, e) = info.data_offsets;
@@ -130,19 +160,13 @@ impl Weights {
         let (file, t) =
             self.find(name).ok_or_else(|| Error::Weights(format!("tensor {name:?} not found")))?;
         let shape = t.shape.clone();
-        let data = file.data(t)?;
         let path = &file.path;
         let values: Vec<f32> = match t.dtype {
-            Dtype::F32 => {
-                data.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
+            Dtype::F32 => file.values(t, 4, |c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))?,
+            Dtype::F16 => file.values(t, 2, |c| f16_to_f32(u16::from_le_bytes([c[0], c[1]])))?,
+            Dtype::BF16 => {
+                file.values(t, 2, |c| f32::from_bits((u16::from_le_bytes([c[0], c[1]]) as u32) << 16))?
             }
-            Dtype::F16 => {
-                data.chunks_exact(2).map(|c| f16_to_f32(u16::from_le_bytes([c[0], c[1]]))).collect()
-            }
-            Dtype::BF16 => data
-                .chunks_exact(2)
-                .map(|c| f32::from_bits((u16::from_le_bytes([c[0], c[1]]) as u32) << 16))
-                .collect(),
             other => {
                 return Err(Error::Weights(format!(
                     "{}: tensor {name} has dtype {other:?}, expected a float",
@@ -233,4 +257,45 @@ fn f16_to_f32(h: u16) -> f32 {
         _ => sign | ((exp + 127 - 15) << 23) | (frac << 13),
     };
     f32::from_bits(bits)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use safetensors::tensor::TensorView;
+
+    /// A safetensors file holding `tensors` (name, dtype, shape, stored bytes).
+    fn write(dir: &Path, tensors: &[(&str, Dtype, Vec<usize>, Vec<u8>)]) -> PathBuf {
+        let views: Vec<(String, TensorView<'_>)> = tensors
+            .iter()
+            .map(|(n, d, s, b)| (n.to_string(), TensorView::new(*d, s.clone(), b).expect("a view")))
+            .collect();
+        let path = dir.join("model.safetensors");
+        std::fs::write(&path, safetensors::serialize(views, None).expect("serialised")).expect("written");
+        path
+    }
+
+    #[test]
+    fn reads_f32_f16_and_bf16_tensors_across_read_chunks() {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        // 100,000 f32 values span two 256 KB read chunks and end inside a third.
+        let f32s: Vec<f32> = (0..100_000).map(|i| i as f32 * 0.25 - 7.0).collect();
+        let halves: Vec<f32> = vec![1.0, -2.5, 0.0, 65504.0, 0.099975586];
+        let f16_bits: Vec<u16> = vec![0x3c00, 0xc100, 0x0000, 0x7bff, 0x2e66];
+        let bf16_bits: Vec<u16> = halves.iter().map(|v| (v.to_bits() >> 16) as u16).collect();
+        let le16 = |b: &[u16]| b.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
+        let path = write(
+            dir.path(),
+            &[
+                ("a", Dtype::F32, vec![400, 250], f32s.iter().flat_map(|x| x.to_le_bytes()).collect()),
+                ("h", Dtype::F16, vec![5], le16(&f16_bits)),
+                ("b", Dtype::BF16, vec![5], le16(&bf16_bits)),
+            ],
+        );
+        let w = Weights::open(&[path]).expect("opened");
+        assert_eq!(w.raw("a").expect("f32"), (f32s, vec![400, 250]));
+        assert_eq!(w.raw("h").expect("f16").0, halves);
+        let truncated: Vec<f32> = halves.iter().map(|v| f32::from_bits(v.to_bits() & 0xffff_0000)).collect();
+        assert_eq!(w.raw("b").expect("bf16").0, truncated);
+    }
 }
