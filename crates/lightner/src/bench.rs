@@ -138,7 +138,9 @@ fn time_pair(repeats: usize, mut f: impl FnMut(), mut g: impl FnMut()) -> ((f64,
     (stats(vf), stats(vg))
 }
 
-fn model(shape: BenchShape, device: &Device) -> Result<LightNer> {
+/// The benchmark's model: a random BART of `shape` with fresh prompts and a pointer head over
+/// `shape.labels` label rows (ids 100 + j).
+pub fn model(shape: BenchShape, device: &Device) -> Result<LightNer> {
     let cfg: BartConfig = serde_json::from_value(serde_json::json!({
         "d_model": shape.d_model, "encoder_layers": shape.layers, "decoder_layers": shape.layers,
         "encoder_attention_heads": shape.heads, "decoder_attention_heads": shape.heads,
@@ -170,7 +172,9 @@ fn model(shape: BenchShape, device: &Device) -> Result<LightNer> {
     })
 }
 
-fn examples(shape: BenchShape) -> Vec<Example> {
+/// The benchmark's batch: `shape.batch` sentences of random words, each target a run of
+/// two-word entities and their labels.
+pub fn examples(shape: BenchShape) -> Vec<Example> {
     let mut n = Normal::new(5);
     let c = shape.labels as u32;
     (0..shape.batch)

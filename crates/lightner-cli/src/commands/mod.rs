@@ -174,8 +174,29 @@ fn format_name(format: Format) -> String {
     }
 }
 
-/// Sizes the global thread pool from `--threads` (model commands only; default: all cores).
+/// Sizes the global thread pool from `--threads` (model commands only; default: all cores) and
+/// makes the calling thread its first worker, so that a command's own thread computes instead of
+/// waiting for the pool.
+///
+/// Why: the model's parallel kernels are called from the command's thread. When that thread is
+/// outside the pool, every call hands its work to a pool thread and sleeps until woken (a futex
+/// wake and sleep per kernel, thousands per training step), and at `--threads 1` the step's data
+/// moves between two cores' caches with each hand-over. Measured in one process, alternating the
+/// two ways on a bart-base prompt-tuning step (`examples/train_step.rs`), see docs/performance.md.
+///
+/// Only for commands whose model work runs on the calling thread: `serve` computes on its own
+/// model threads while its calling thread runs the HTTP server, so it uses [`set_pool_threads`].
 pub(crate) fn set_threads(global: &GlobalArgs) -> anyhow::Result<()> {
+    let mut pool = rayon::ThreadPoolBuilder::new().use_current_thread();
+    if let Some(n) = global.threads {
+        pool = pool.num_threads(n as usize);
+    }
+    pool.build_global()?;
+    Ok(())
+}
+
+/// Sizes the global thread pool from `--threads` (default: all cores), all of its threads its own.
+pub(crate) fn set_pool_threads(global: &GlobalArgs) -> anyhow::Result<()> {
     if let Some(n) = global.threads {
         rayon::ThreadPoolBuilder::new().num_threads(n as usize).build_global()?;
     }

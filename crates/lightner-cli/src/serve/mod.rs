@@ -22,7 +22,7 @@ pub fn run(global: &GlobalArgs, args: &ServeArgs, out: &mut dyn Write) -> anyhow
             args.packs.display()
         );
     }
-    crate::commands::set_threads(global)?;
+    crate::commands::set_pool_threads(global)?;
     let device = lightner::model::device::device(&global.device)?;
     let api_key =
         args.api_key.clone().or_else(|| std::env::var("LIGHTNER_API_KEY").ok().filter(|k| !k.is_empty()));

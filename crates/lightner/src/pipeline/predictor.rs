@@ -85,14 +85,21 @@ impl Predictor {
     }
 
     /// [`Predictor::tag`] with other decoding settings (a server's per-request options).
+    ///
+    /// The work runs on a thread of the current rayon pool: called from outside the pool (a
+    /// server's model thread, a library user's own thread), the whole call is handed to the pool
+    /// once, instead of each parallel kernel handing its work over and waking the caller after
+    /// (see `set_threads` in the CLI and docs/performance.md). Inside the pool it runs in place.
     pub fn tag_with(&self, sentences: &[Vec<String>], settings: DecodeSettings) -> Result<Vec<Tagged>> {
-        let tagger =
-            Tagger::new(&self.backbone, self.labels.clone(), self.words.clone(), self.space, settings);
-        let mut out = Vec::with_capacity(sentences.len());
-        for slice in sentences.chunks(TAG_SLICE) {
-            out.extend(tagger.tag(&self.model, slice)?);
-        }
-        Ok(out)
+        rayon::scope(|_| {
+            let tagger =
+                Tagger::new(&self.backbone, self.labels.clone(), self.words.clone(), self.space, settings);
+            let mut out = Vec::with_capacity(sentences.len());
+            for slice in sentences.chunks(TAG_SLICE) {
+                out.extend(tagger.tag(&self.model, slice)?);
+            }
+            Ok(out)
+        })
     }
 
     /// Tags the sentences of one document (all anchored into the same text, as
