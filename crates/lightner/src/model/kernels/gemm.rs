@@ -103,23 +103,107 @@ pub fn matmul(lhs: Mat<'_>, rhs: Mat<'_>) -> Vec<f32> {
 /// Products below this many multiply-adds run on one thread (burn flex's threshold).
 const PARALLEL_THRESHOLD: usize = 192 * 192 * 192;
 
+/// How a product large enough for several threads is shared among them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Split {
+    /// gemm's own threading: every block of the depth is packed and multiplied in parallel
+    /// regions of its own, two fork-joins per block (four for a 768-deep product, twelve for
+    /// 3072).
+    Gemm,
+    /// One band of rows per thread, each multiplied by a one-thread gemm: one fork-join per
+    /// product. Each thread packs the right-hand side for itself.
+    Rows,
+}
+
+/// The split the model's products use. Bands of rows were measured against gemm's threading on
+/// the 32 products of a bart-base encoder and decoder layer (`examples/sequence_products.rs`, two
+/// threads, AVX2) and were not faster beyond that hour's noise (best 232 against 219 ms, medians
+/// 291 against 294 ms): gemm's threading stays until a quieter machine or another CPU says
+/// otherwise.
+pub const SPLIT: Split = Split::Gemm;
+
+/// Rows per band of [`Split::Rows`] are a multiple of this: gemm's AVX2 micro-kernel takes 16
+/// rows at a time (two 8-wide registers), so no band but the last ends in a partial tile.
+const BAND_ALIGN: usize = 16;
+
+/// [`matmul`] with the given [`Split`] (for probes and tests; the model uses [`SPLIT`]).
+pub fn matmul_with(lhs: Mat<'_>, rhs: Mat<'_>, split: Split) -> Vec<f32> {
+    let (m, k, n) = (lhs.rows, lhs.cols, rhs.cols);
+    let len = m.checked_mul(n).expect("result size");
+    let mut out = vec![0.0; len];
+    if k == 0 || len == 0 {
+        matmul_into(&mut out, lhs, rhs, false);
+        return out;
+    }
+    // SAFETY: `out` is an exclusive, initialised slice of exactly m·n elements.
+    unsafe { product_split(out.as_mut_ptr(), lhs, rhs, false, split) };
+    out
+}
+
 /// `dst = lhs·rhs` (or `dst += lhs·rhs` with `accumulate`), `dst` row-major `[m, n]`, k > 0.
 ///
 /// # Safety
 /// `dst` must be valid for writes of m·n elements, not aliased by `lhs` or `rhs`, and
 /// initialised when `accumulate` is set. Shapes and views are checked here (panics).
 unsafe fn product_at(dst: *mut f32, lhs: Mat<'_>, rhs: Mat<'_>, accumulate: bool) {
+    // SAFETY: the caller's contract, passed on.
+    unsafe { product_split(dst, lhs, rhs, accumulate, SPLIT) }
+}
+
+/// [`product_at`] with the given split.
+///
+/// Either split gives the same bits: gemm sums each element over depth blocks whose size depends
+/// only on the depth k and the cache sizes (`gemm_common::cache::kernel_params`), never on how
+/// many rows or columns a call covers, and within a block in increasing depth.
+///
+/// # Safety
+/// As [`product_at`].
+unsafe fn product_split(dst: *mut f32, lhs: Mat<'_>, rhs: Mat<'_>, accumulate: bool, split: Split) {
     let (m, k, n) = (lhs.rows, lhs.cols, rhs.cols);
     assert_eq!(rhs.rows, k, "inner dimensions");
     assert!(lhs.fits() && rhs.fits(), "views inside their slices");
     if m == 0 || n == 0 {
         return;
     }
-    let parallelism = if m.saturating_mul(n).saturating_mul(k) >= PARALLEL_THRESHOLD {
-        gemm::Parallelism::Rayon(0)
-    } else {
-        gemm::Parallelism::None
-    };
+    let parallel = m.saturating_mul(n).saturating_mul(k) >= PARALLEL_THRESHOLD;
+    let threads = rayon::current_num_threads();
+    let band = m.div_ceil(threads.max(1)).next_multiple_of(BAND_ALIGN);
+    if !parallel || threads == 1 || split == Split::Gemm || band >= m {
+        let parallelism = if parallel { gemm::Parallelism::Rayon(0) } else { gemm::Parallelism::None };
+        // SAFETY: the caller's contract, passed on.
+        unsafe { product_one(dst, lhs, rhs, accumulate, parallelism) };
+        return;
+    }
+    // Bands of rows: disjoint rows of `dst`, so the threads write apart. The pointer travels as
+    // an address (raw pointers are not `Send`).
+    let at = dst as usize;
+    (0..m.div_ceil(band)).into_par_iter().for_each(|b| {
+        let first = b * band;
+        let rows = band.min(m - first);
+        // Element (r, c) of the band is element (first + r, c) of `lhs`.
+        let lhs = Mat { data: &lhs.data[first * lhs.rs..], rows, ..lhs };
+        // SAFETY: rows first..first + rows of `dst` (row-major, n columns) lie inside its m·n
+        // elements and no other band writes them; the rest is the caller's contract.
+        unsafe {
+            product_one((at as *mut f32).add(first * n), lhs, rhs, accumulate, gemm::Parallelism::None)
+        };
+    });
+}
+
+/// One gemm call.
+///
+/// # Safety
+/// As [`product_at`].
+unsafe fn product_one(
+    dst: *mut f32,
+    lhs: Mat<'_>,
+    rhs: Mat<'_>,
+    accumulate: bool,
+    parallelism: gemm::Parallelism,
+) {
+    let (m, k, n) = (lhs.rows, lhs.cols, rhs.cols);
+    assert_eq!(rhs.rows, k, "inner dimensions");
+    assert!(lhs.fits() && rhs.fits(), "views inside their slices");
     let stride = |s: usize| s as isize; // checked by `fits`
     // SAFETY: `dst` is valid for m·n elements written row-major (column stride 1, row stride
     // n), by the caller's contract; `lhs` and `rhs` are shared slices whose every viewed element
@@ -286,6 +370,23 @@ mod tests {
             let (rows, cols) = (Mat::row_major(&w, k, n), Mat::row_major(&wt, n, k).t());
             assert_eq!(linear(&x, m, rows, &b), linear(&x, m, cols, &b), "{m}x{k}x{n} forward");
             assert_eq!(linear_x_grad(&g, m, rows), linear_x_grad(&g, m, cols), "{m}x{k}x{n} backward");
+        }
+    }
+
+    #[test]
+    fn both_splits_give_the_same_bits_on_any_pool() {
+        // Shapes above the parallel threshold, with rows that split into equal bands, into a
+        // short last band, and into a band shorter than gemm's 16-row tile.
+        for (m, k, n) in [(640, 200, 192), (200, 300, 200), (258, 192, 192)] {
+            let (x, w) = (values(m * k, 10), values(n * k, 11));
+            for threads in 1..=3 {
+                let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("a pool");
+                let (a, b) = pool.install(|| {
+                    let (lhs, rhs) = (Mat::row_major(&x, m, k), Mat::row_major(&w, n, k).t());
+                    (matmul_with(lhs, rhs, Split::Gemm), matmul_with(lhs, rhs, Split::Rows))
+                });
+                assert_eq!(a, b, "{m}x{k}x{n} on {threads} threads");
+            }
         }
     }
 
