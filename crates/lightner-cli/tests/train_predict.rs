@@ -97,6 +97,15 @@ fn train_then_eval_and_predict_in_fresh_processes() {
     let pred = data::read_file(&out, ReadOptions::default()).unwrap().sentences;
     assert_eq!(pred.iter().map(|s| s.spans.clone()).collect::<Vec<_>>(), gold_spans);
 
+    // The same CoNLL file given as text (the default format) is tagged line by line, with a
+    // warning that names the file and the flag to use.
+    let o = run(&["predict", "--pack", s(&pack), "--input", s(&train), "--output", s(&out)]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("looks like CoNLL") && err.contains("--format conll") && err.contains(s(&train)),
+        "{err}"
+    );
+
     // predict: JSONL (tokens) in, JSONL out.
     let jl = tmp.path().join("train30.jsonl");
     data::write_file(&jl, &gold, Format::Jsonl(JsonlStyle::Tokens)).unwrap();
@@ -120,6 +129,11 @@ fn train_then_eval_and_predict_in_fresh_processes() {
     assert_eq!(o.status.code(), Some(0));
     let expect: Vec<Vec<Span>> = plain.iter().map(|s| s.spans.clone()).collect();
     assert_eq!(jsonl_spans(&o.stdout), expect);
+    // Plain text draws no CoNLL warning.
+    let text_file = tmp.path().join("plain.txt");
+    std::fs::write(&text_file, &input).unwrap();
+    let o = run(&["predict", "--pack", s(&pack), "--input", s(&text_file), "--output", s(&out)]);
+    assert!(!String::from_utf8_lossy(&o.stderr).contains("looks like CoNLL"));
     // Character offsets point at the entity text.
     for (line, s) in String::from_utf8_lossy(&o.stdout).lines().zip(&plain) {
         let v: serde_json::Value = serde_json::from_str(line).unwrap();

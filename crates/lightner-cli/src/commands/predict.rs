@@ -12,6 +12,32 @@ use std::path::Path;
 /// Documents tagged together (text input).
 const CHUNK: usize = 32;
 
+/// Lines of a text input looked at for [`looks_like_conll`].
+const CONLL_SNIFF_LINES: usize = 20;
+
+/// Whether text lines look like a CoNLL file: at least three quarters of the non-blank lines are
+/// a few fields whose last is a tag (`O`, or a one-letter prefix, `-` and a type: `B-PER`), and at
+/// least one line is blank (a sentence break). A text a user wants tagged is rarely like that.
+fn looks_like_conll(lines: &[String]) -> bool {
+    let is_tag = |t: &str| {
+        t == "O" || {
+            let mut c = t.chars();
+            matches!(c.next(), Some('B' | 'I' | 'E' | 'S' | 'U' | 'L' | 'M'))
+                && c.next() == Some('-')
+                && c.next().is_some()
+        }
+    };
+    let filled: Vec<&String> = lines.iter().filter(|l| !l.trim().is_empty()).collect();
+    let tagged = filled
+        .iter()
+        .filter(|l| {
+            let fields: Vec<&str> = l.split_whitespace().collect();
+            (2..=4).contains(&fields.len()) && fields.last().is_some_and(|t| is_tag(t))
+        })
+        .count();
+    filled.len() < lines.len() && !filled.is_empty() && tagged * 4 >= filled.len() * 3
+}
+
 /// One document: its text (text input) and its sentences.
 struct Doc {
     text: Option<String>,
@@ -105,15 +131,36 @@ pub fn run(global: &GlobalArgs, args: &PredictArgs, out: &mut dyn Write) -> anyh
                 let f = std::fs::File::open(&args.input).map_err(|e| lightner::Error::io(&args.input, e))?;
                 Box::new(std::io::BufReader::new(f))
             };
+            // The first lines, to warn once (when they are all read, or at the end of a short
+            // input) if the file looks like CoNLL given as text.
+            let mut first_lines: Vec<String> = Vec::new();
+            let mut sniffed = global.quiet;
+            let mut sniff = |lines: &[String]| {
+                if !sniffed && looks_like_conll(lines) {
+                    eprintln!(
+                        "warning: {} looks like CoNLL (a word and a tag per line); each line is tagged as a \
+                         text of its own. Use --format conll to tag its sentences, or `lightner eval` to score it.",
+                        args.input.display()
+                    );
+                }
+                sniffed = true;
+            };
             for (i, line) in reader.lines().enumerate() {
                 let line = line.with_context(|| format!("{}:{}: reading", args.input.display(), i + 1))?;
                 let text = line.trim_end_matches('\r').to_string();
+                if first_lines.len() < CONLL_SNIFF_LINES {
+                    first_lines.push(text.clone());
+                    if first_lines.len() == CONLL_SNIFF_LINES {
+                        sniff(&first_lines);
+                    }
+                }
                 let sentences = data::text::sentences_with(&text, split);
                 docs.push(Doc { text: Some(text), sentences });
                 if docs.len() >= CHUNK {
                     flush(&mut docs, sink)?;
                 }
             }
+            sniff(&first_lines);
         }
         PredictInput::Conll | PredictInput::Jsonl => {
             let opts =
@@ -144,4 +191,27 @@ pub fn run(global: &GlobalArgs, args: &PredictArgs, out: &mut dyn Write) -> anyh
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(text: &str) -> Vec<String> {
+        text.lines().map(str::to_string).collect()
+    }
+
+    #[test]
+    fn conll_lines_are_recognised_and_ordinary_text_is_not() {
+        assert!(looks_like_conll(&lines(
+            "find\tO\nmovies\tO\nwith\tO\ntom\tB-ACTOR\nhanks\tI-ACTOR\n\nshow\tO\n"
+        )));
+        assert!(looks_like_conll(&lines("EU NNP B-NP B-ORG\nrejects VBZ B-VP O\n\n")));
+        // Text, even text that mentions a tag, and tagged lines with no sentence break.
+        assert!(!looks_like_conll(&lines(
+            "find movies with tom hanks\nwho directed jaws\n\nB-PER is a tag\n"
+        )));
+        assert!(!looks_like_conll(&lines("tom\tB-ACTOR\nhanks\tI-ACTOR\n")));
+        assert!(!looks_like_conll(&lines("\n\n")));
+    }
 }
