@@ -421,7 +421,7 @@ def report(args, runs, base):
         within = sum(1 for c in cells if c[2] >= -2.0)
         lines += ["", f"**Against the goal** — (c) within 2 F1 of (b) or above it: {within} of {len(cells)} cells "
                   f"measured so far; the furthest behind is {worst[0]} {worst[1]}-shot at {worst[2]:+.1f} points."]
-    lines += NEXT + ANCHORS + every_run(args, runs)
+    lines += NEXT[:-1] + bitfit_paragraph(runs) + [""] + ANCHORS + every_run(args, runs)
     R.write_atomic(Path(args.out), "\n".join(lines) + "\n")
     print(f"wrote {args.out}")
 
@@ -446,6 +446,21 @@ NEXT = [
     "three seeds at 60 epochs; (x) at seeds 2 and 3; (t), α tuned on the training file.",
     "",
 ]
+
+def bitfit_paragraph(runs):
+    """What (n) gave, run by run, beside (c) and (x) on the same file and seed (nothing before its
+    first record)."""
+    out = []
+    for r in sorted((r for r in runs if r["setting"] == "n"), key=lambda r: (r["dataset"], r["shots"], r["seed"])):
+        same = {x["setting"]: x for x in runs
+                if (x["dataset"], x["shots"], x["seed"]) == (r["dataset"], r["shots"], r["seed"])}
+        beside = ", ".join(f"({k}) {100 * same[k]['test']['f1']:.1f} (loss {same[k]['final_loss']:.3f}, "
+                           f"{same[k]['pack_bytes'] / 1e6:.1f} MB)" for k in ("c", "x") if k in same)
+        out.append(f"Training every bias and LayerNorm of the backbone beside the prompts, (n), the cheapest backbone "
+                   f"part: {r['dataset']} {r['shots']}-shot seed {r['seed']}, test F1 {100 * r['test']['f1']:.1f} "
+                   f"(final loss {r['final_loss']:.3f}, {r['pack_bytes'] / 1e6:.1f} MB a pack), against {beside}.")
+    return ["", " ".join(out)] if out else []
+
 
 ANCHORS = [
     "",
