@@ -122,9 +122,15 @@ pub enum Split {
 /// otherwise.
 pub const SPLIT: Split = Split::Gemm;
 
-/// Rows per band of [`Split::Rows`] are a multiple of this: gemm's AVX2 micro-kernel takes 16
-/// rows at a time (two 8-wide registers), so no band but the last ends in a partial tile.
+/// Bands of [`Split::Rows`] start at multiples of this: gemm's AVX2 micro-kernel takes 16 rows at
+/// a time (two 8-wide registers), so no band but the last ends in a partial tile.
 const BAND_ALIGN: usize = 16;
+
+/// Fewest rows a band of [`Split::Rows`] may have. gemm multiplies very short products by other
+/// kernels that sum in another order (a lone row by a matrix-vector path, at most 16 × 16
+/// results by a dot-product one), so a band of one row would not give the bits of the whole
+/// product (the unit test below found it); bands this long never take those paths.
+const BAND_MIN_ROWS: usize = 2 * BAND_ALIGN;
 
 /// [`matmul`] with the given [`Split`] (for probes and tests; the model uses [`SPLIT`]).
 pub fn matmul_with(lhs: Mat<'_>, rhs: Mat<'_>, split: Split) -> Vec<f32> {
@@ -166,9 +172,10 @@ unsafe fn product_split(dst: *mut f32, lhs: Mat<'_>, rhs: Mat<'_>, accumulate: b
         return;
     }
     let parallel = m.saturating_mul(n).saturating_mul(k) >= PARALLEL_THRESHOLD;
-    let threads = rayon::current_num_threads();
-    let band = m.div_ceil(threads.max(1)).next_multiple_of(BAND_ALIGN);
-    if !parallel || threads == 1 || split == Split::Gemm || band >= m {
+    // Band i starts at the multiple of BAND_ALIGN at or below i·m/bands; with m ≥ (BAND_MIN_ROWS +
+    // BAND_ALIGN)·bands every band then has at least BAND_MIN_ROWS rows.
+    let bands = (m / (BAND_MIN_ROWS + BAND_ALIGN)).min(rayon::current_num_threads());
+    if !parallel || split == Split::Gemm || bands <= 1 {
         let parallelism = if parallel { gemm::Parallelism::Rayon(0) } else { gemm::Parallelism::None };
         // SAFETY: the caller's contract, passed on.
         unsafe { product_one(dst, lhs, rhs, accumulate, parallelism) };
@@ -177,9 +184,9 @@ unsafe fn product_split(dst: *mut f32, lhs: Mat<'_>, rhs: Mat<'_>, accumulate: b
     // Bands of rows: disjoint rows of `dst`, so the threads write apart. The pointer travels as
     // an address (raw pointers are not `Send`).
     let at = dst as usize;
-    (0..m.div_ceil(band)).into_par_iter().for_each(|b| {
-        let first = b * band;
-        let rows = band.min(m - first);
+    let start = |b: usize| if b == bands { m } else { b * m / bands / BAND_ALIGN * BAND_ALIGN };
+    (0..bands).into_par_iter().for_each(|b| {
+        let (first, rows) = (start(b), start(b + 1) - start(b));
         // Element (r, c) of the band is element (first + r, c) of `lhs`.
         let lhs = Mat { data: &lhs.data[first * lhs.rs..], rows, ..lhs };
         // SAFETY: rows first..first + rows of `dst` (row-major, n columns) lie inside its m·n
@@ -375,9 +382,10 @@ mod tests {
 
     #[test]
     fn both_splits_give_the_same_bits_on_any_pool() {
-        // Shapes above the parallel threshold, with rows that split into equal bands, into a
-        // short last band, and into a band shorter than gemm's 16-row tile.
-        for (m, k, n) in [(640, 200, 192), (200, 300, 200), (258, 192, 192)] {
+        // Shapes above the parallel threshold, with rows that split into equal bands, into
+        // unequal ones, and (97 rows) into bands that are not whole tiles; 97 rows once made a
+        // band of one row, which gemm multiplies by another path.
+        for (m, k, n) in [(640, 200, 192), (200, 300, 200), (258, 192, 192), (97, 300, 300)] {
             let (x, w) = (values(m * k, 10), values(n * k, 11));
             for threads in 1..=3 {
                 let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("a pool");
