@@ -4,6 +4,7 @@
 use super::{guard, open_predictor, set_threads};
 use crate::cli::{GlobalArgs, PredictArgs, PredictInput, PredictOutput};
 use anyhow::Context;
+use lightner::data::scheme::Tag;
 use lightner::data::{self, Format, ReadOptions, Sentence, TagScheme};
 use lightner::pipeline::{Entity, Tagged, document_entities};
 use std::io::{BufRead, Write};
@@ -16,17 +17,11 @@ const CHUNK: usize = 32;
 const CONLL_SNIFF_LINES: usize = 20;
 
 /// Whether text lines look like a CoNLL file: at least three quarters of the non-blank lines are
-/// a few fields whose last is a tag (`O`, or a one-letter prefix, `-` and a type: `B-PER`), and at
+/// a few fields whose last is a tag the CoNLL reader accepts (`O`, `B-PER`, …), and at
 /// least one line is blank (a sentence break). A text a user wants tagged is rarely like that.
 fn looks_like_conll(lines: &[String]) -> bool {
-    let is_tag = |t: &str| {
-        t == "O" || {
-            let mut c = t.chars();
-            matches!(c.next(), Some('B' | 'I' | 'E' | 'S' | 'U' | 'L' | 'M'))
-                && c.next() == Some('-')
-                && c.next().is_some()
-        }
-    };
+    // A tag is what the CoNLL reader accepts as one.
+    let is_tag = |t: &str| Tag::parse(t).is_ok();
     let filled: Vec<&String> = lines.iter().filter(|l| !l.trim().is_empty()).collect();
     let tagged = filled
         .iter()
