@@ -63,8 +63,12 @@ SETTINGS = {
     # and LayerNorm of the backbone (BitFit's parameters, 0.3 MB) beside the prompts is the
     # cheapest backbone part to try. Not in the default --settings either.
     "n": "(c) plus every bias and LayerNorm (`--also-train bias --also-train layer_norm --also-train layernorm`)",
+    # (x)'s gain at a few MB: rank-16 low-rank adapters (LoRA) on the same four cross-attention
+    # projections, their update at scale 2 (alpha 32 / rank 16, the common alpha = 2r). Not in the
+    # default --settings either.
+    "l": "(c) plus rank-16 adapters on the cross-attention (`--lora-rank 16 --lora-alpha 32`)",
 }
-VARIANTS = ("x", "r", "n")
+VARIANTS = ("x", "r", "n", "l")
 
 
 def run_train(args, cmd, pack: Path):
@@ -191,6 +195,8 @@ def run_one(args, dataset, shots, seed, setting, rec: Path):
         hp = {**PROMPT, "lr": "1e-3"}
     if setting == "n":
         flags = ["--also-train", "bias", "--also-train", "layer_norm", "--also-train", "layernorm"]
+    if setting == "l":
+        flags = ["--lora-rank", "16", "--lora-alpha", "32"]
     # A checkpoint after every epoch: a run cut short (a session's end, a reboot) resumes where it
     # stopped instead of starting over. Its times then cover the last stretch only (`resumed`).
     ckpt = Path(args.work) / (rec.stem + ".ckpt")

@@ -72,8 +72,12 @@ fn check(args: &TrainArgs) -> anyhow::Result<()> {
             args.epochs - 1
         );
     }
-    if args.no_prompts && !args.training.full && args.training.also_train.is_empty() {
-        bail!("--no-prompts leaves nothing to train; add --full (or --also-train PART)");
+    if args.no_prompts
+        && !args.training.full
+        && args.training.also_train.is_empty()
+        && args.training.lora_rank.is_none()
+    {
+        bail!("--no-prompts leaves nothing to train; add --full (or --also-train PART, or --lora-rank R)");
     }
     // Outputs are checked before the training, not after it: a refused --out must cost nothing.
     let mut inputs = args.data.files();
@@ -123,6 +127,8 @@ pub fn run(global: &GlobalArgs, args: &TrainArgs, out: &mut dyn Write) -> anyhow
         },
         prompt: (!args.no_prompts)
             .then_some(PromptSize { len: args.prompt_len, dim: args.training.prompt_dim }),
+        // A warm start keeps the source's adapters unless others are asked for.
+        lora: args.training.lora().or_else(|| init_from.as_ref().and_then(|p| p.manifest.model.lora.clone())),
         // `--learn-alpha` (the older spelling) learns from --alpha.
         alpha: match alpha {
             AlphaArg::Fixed(a) if args.learn_alpha => Alpha::Learnt { init: a, per_dim: false, value: None },

@@ -85,6 +85,7 @@ pub fn run(global: &GlobalArgs, args: &TuneArgs, out: &mut dyn Write) -> anyhow:
     let (Labelled { train, dev, test, labels }, bb) = load_training(global, &args.data)?;
     let spec = ModelSpec {
         prompt: Some(PromptSize { len: args.prompt_len[0], dim: args.training.prompt_dim }),
+        lora: args.training.lora(),
         ..ModelSpec::default()
     };
     let config = TrainConfig {

@@ -4,6 +4,7 @@
 
 use super::kernels::{attend_one, attends_in_one_pass, attention, linear};
 use super::layers::{Linear, VarView, dropout_keep, load_linear};
+use super::lora::{AttentionLora, Lora, LoraSpec};
 use crate::error::Result;
 use burn::module::Module;
 use burn::tensor::{Bool, Tensor};
@@ -51,7 +52,8 @@ impl Keys {
     }
 }
 
-/// The four projections of one attention block, named as in the checkpoint.
+/// The four projections of one attention block, named as in the checkpoint, and their low-rank
+/// adapters when the model has them ([`super::lora`]).
 #[derive(Module, Debug)]
 pub struct Attention {
     q_proj: Linear,
@@ -59,6 +61,15 @@ pub struct Attention {
     v_proj: Linear,
     out_proj: Linear,
     heads: usize,
+    lora: Option<AttentionLora>,
+}
+
+/// `layer`'s projection of `x`, plus the adapter's update when there is one.
+fn project<const D: usize>(layer: &Linear, lora: Option<&Lora>, x: Tensor<D>) -> Tensor<D> {
+    match lora {
+        Some(l) => linear(layer, x.clone()) + l.delta(x),
+        None => linear(layer, x),
+    }
 }
 
 impl Attention {
@@ -70,7 +81,33 @@ impl Attention {
             v_proj: load_linear(&vb.pp("v_proj"), d, d)?,
             out_proj: load_linear(&vb.pp("out_proj"), d, d)?,
             heads,
+            lora: None,
         })
+    }
+
+    /// Gives the block fresh adapters (`seed` draws their `A`).
+    pub fn add_lora(&mut self, spec: &LoraSpec, seed: u64) {
+        let w = self.q_proj.weight.val();
+        let d = w.dims()[0];
+        self.lora = Some(AttentionLora::init(d, spec, seed, &w.device()));
+    }
+
+    /// Folds the block's adapters into its projections' weights (leaving none).
+    pub fn merge_lora(&mut self) {
+        if let Some(l) = self.lora.take() {
+            for (p, a) in [
+                (&mut self.q_proj, &l.q),
+                (&mut self.k_proj, &l.k),
+                (&mut self.v_proj, &l.v),
+                (&mut self.out_proj, &l.out),
+            ] {
+                p.weight = super::layers::frozen(a.merged(p.weight.val()));
+            }
+        }
+    }
+
+    fn lora_of(&self, pick: fn(&AttentionLora) -> &Lora) -> Option<&Lora> {
+        self.lora.as_ref().map(pick)
     }
 
     /// `[B, T, d]` → `[B, H, T, d_h]`.
@@ -81,7 +118,9 @@ impl Attention {
 
     /// Projected keys and values of `z` (`[B, S, d]`), each `[B, H, S, d_h]`.
     pub fn key_value(&self, z: Tensor<3>) -> (Tensor<4>, Tensor<4>) {
-        (self.split(linear(&self.k_proj, z.clone())), self.split(linear(&self.v_proj, z)))
+        let k = project(&self.k_proj, self.lora_of(|l| &l.k), z.clone());
+        let v = project(&self.v_proj, self.lora_of(|l| &l.v), z);
+        (self.split(k), self.split(v))
     }
 
     /// Attention of queries `x` (`[B, T, d]`) over `keys`. `mask` (`[B or 1, 1, T or 1, L + S]`,
@@ -91,19 +130,20 @@ impl Attention {
         let [b, t, d] = x.dims();
         let (h, dh) = (self.heads, d / self.heads);
         let scale = (dh as f64).powf(-0.5);
-        let q = linear(&self.q_proj, x).reshape([b, t, h, dh]);
+        let q = project(&self.q_proj, self.lora_of(|l| &l.q), x).reshape([b, t, h, dh]);
+        let out = self.lora_of(|l| &l.out);
         // A decoding step's attention in one pass per head (no dropout: inference only).
         if drop == 0.0 && attends_in_one_pass(&q.device(), t) {
             let (k, v) = keys.joined();
             let ctx = attend_one(q.swap_dims(1, 2).mul_scalar(scale), k, v, mask);
-            return linear(&self.out_proj, ctx.swap_dims(1, 2).reshape([b, t, d]));
+            return project(&self.out_proj, out, ctx.swap_dims(1, 2).reshape([b, t, d]));
         }
         let n = keys.prefix.as_ref().map_or(0, |p| p.key.dims()[2]) + keys.key.dims()[2];
         // The dropout multipliers of the weights, drawn as `dropout` would draw them.
         let keep = dropout_keep([b, h, t, n], drop, drop > 0.0, &q.device());
         let prefix = keys.prefix.map(|p| (p.key, p.value));
         let ctx = attention(q, keys.key, keys.value, prefix, mask, keep, scale as f32);
-        linear(&self.out_proj, ctx.reshape([b, t, d]))
+        project(&self.out_proj, out, ctx.reshape([b, t, d]))
     }
 }
 

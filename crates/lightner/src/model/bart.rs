@@ -312,6 +312,42 @@ impl Bart {
         })
     }
 
+    /// Gives every attention block whose module path (`encoder.layers.0.self_attn`,
+    /// `decoder.layers.2.encoder_attn`, ...) contains one of `spec.on` fresh low-rank adapters
+    /// ([`super::lora`]), block `i` in path order drawing its `A` from `seed` and `i`. Returns how
+    /// many blocks got them; none is an error the caller reports with what it asked for.
+    pub fn add_lora(&mut self, spec: &super::lora::LoraSpec, seed: u64) -> usize {
+        let wanted = |path: &str| spec.on.iter().any(|p| path.contains(p.as_str()));
+        let mut blocks: Vec<(String, &mut Attention)> = Vec::new();
+        for (i, l) in self.encoder.layers.iter_mut().enumerate() {
+            blocks.push((format!("encoder.layers.{i}.self_attn"), &mut l.self_attn));
+        }
+        for (i, l) in self.decoder.layers.iter_mut().enumerate() {
+            blocks.push((format!("decoder.layers.{i}.self_attn"), &mut l.self_attn));
+            blocks.push((format!("decoder.layers.{i}.encoder_attn"), &mut l.encoder_attn));
+        }
+        let mut n = 0;
+        for (i, (path, a)) in blocks.into_iter().enumerate() {
+            if wanted(&path) {
+                a.add_lora(spec, seed ^ (0x10a_u64 << 32) ^ i as u64);
+                n += 1;
+            }
+        }
+        n
+    }
+
+    /// The backbone with every adapter folded into its projection's weight (`lightner export`).
+    pub fn merge_lora(mut self) -> Self {
+        for l in self.encoder.layers.iter_mut() {
+            l.self_attn.merge_lora();
+        }
+        for l in self.decoder.layers.iter_mut() {
+            l.self_attn.merge_lora();
+            l.encoder_attn.merge_lora();
+        }
+        self
+    }
+
     /// Switches the backbone's dropout on (training) or off (evaluation, the default).
     pub fn set_training(&mut self, on: bool) {
         self.dropouts.on = on;

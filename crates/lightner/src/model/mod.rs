@@ -11,6 +11,7 @@ pub mod kernels;
 pub mod label_init;
 pub mod layers;
 pub mod lightner;
+pub mod lora;
 pub mod params;
 pub mod pointer;
 pub mod prompt;

@@ -75,8 +75,10 @@ fn hf_name(path: &str) -> (String, bool) {
 pub fn backbone_tensors(pack: &Pack, bb: &Backbone) -> Result<Vec<F32Tensor>> {
     let device = Device::default();
     let (model, _) = pack.model(bb, &device)?;
+    // Adapters (`--lora-rank`) become part of the projections they adapt.
+    let bart = model.bart.merge_lora();
     let mut out = Vec::new();
-    for (path, p) in params::collect(&model.bart, false) {
+    for (path, p) in params::collect(&bart, false) {
         let (name, transposed) = hf_name(&path);
         let data = if transposed {
             // HF stores a linear weight as [out, in]; burn's Linear keeps [in, out].

@@ -23,6 +23,7 @@ use crate::data::LabelSet;
 use crate::error::{Error, Result};
 use crate::model::label_init::with_label_rows;
 use crate::model::layers::frozen;
+use crate::model::lora::LoraSpec;
 use crate::model::prompt::PromptShape;
 use crate::model::{Bart, HeadParams, LabelScoring, LightNer, PointerHead, Prompts, Trainable};
 use crate::tokenize::{LabelWordMode, LabelWords, PointerSpace};
@@ -107,6 +108,9 @@ pub struct ModelSpec {
     pub prompt: Option<PromptSize>,
     /// The fusion weight α.
     pub alpha: Alpha,
+    /// Low-rank adapters on attention blocks (None: none; [`crate::model::lora`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lora: Option<LoraSpec>,
 }
 
 /// A [`ModelSpec`] as manifests hold it: today's `alpha` ([`Alpha`]), or the three fields that
@@ -121,6 +125,8 @@ struct ModelSpecRepr {
     learn_alpha: bool,
     #[serde(default)]
     alpha_per_dim: bool,
+    #[serde(default)]
+    lora: Option<LoraSpec>,
 }
 
 #[derive(Deserialize)]
@@ -140,7 +146,13 @@ impl From<ModelSpecRepr> for ModelSpec {
             }
             AlphaRepr::Old(v) => Alpha::Fixed(v),
         };
-        Self { label_mode: r.label_mode, pointer_space: r.pointer_space, prompt: r.prompt, alpha }
+        Self {
+            label_mode: r.label_mode,
+            pointer_space: r.pointer_space,
+            prompt: r.prompt,
+            alpha,
+            lora: r.lora,
+        }
     }
 }
 
@@ -161,6 +173,9 @@ impl ModelSpec {
                 p.len, p.dim
             )));
         }
+        if let Some(l) = &self.lora {
+            l.validate().map_err(Error::Config)?;
+        }
         Ok(())
     }
 }
@@ -172,6 +187,7 @@ impl Default for ModelSpec {
             pointer_space: PointerSpace::WordStart,
             prompt: Some(PromptSize { len: 10, dim: 800 }),
             alpha: Alpha::Fixed(0.5),
+            lora: None,
         }
     }
 }
@@ -196,6 +212,20 @@ pub fn load_bart(bb: &Backbone, words: &LabelWords, device: &Device) -> Result<B
     Ok(bart)
 }
 
+/// Gives `bart` the adapters of `spec` (fresh: a pack's trained values replace them when it is
+/// opened). An adapter setting that names no attention block is refused with the blocks there are.
+pub fn add_lora(bart: &mut Bart, spec: &ModelSpec, seed: u64) -> Result<()> {
+    if let Some(l) = &spec.lora
+        && bart.add_lora(l, seed) == 0
+    {
+        return Err(Error::Config(format!(
+            "--lora-on {:?} names no attention block; the blocks are encoder.layers.N.self_attn, decoder.layers.N.self_attn and decoder.layers.N.encoder_attn (encoder_attn: every cross-attention; self_attn: every self-attention)",
+            l.on
+        )));
+    }
+    Ok(())
+}
+
 /// The label scoring of `words`.
 pub fn label_scoring(words: &LabelWords) -> LabelScoring {
     match words.mode {
@@ -218,7 +248,8 @@ pub fn build(
 ) -> Result<(LightNer, LabelWords)> {
     spec.validate()?;
     let words = LabelWords::new(labels, &bb.tokenizer, spec.label_mode)?;
-    let bart = load_bart(bb, &words, device)?;
+    let mut bart = load_bart(bb, &words, device)?;
+    add_lora(&mut bart, spec, seed)?;
     let prompts = spec.prompt.map(|p| Prompts::init(prompt_shape(bb, p), seed, device));
     let label_weights = match words.mode {
         LabelWordMode::Added => vec![None; words.pieces.len()],

@@ -391,6 +391,8 @@ impl Pack {
         let mut manifest = self.manifest.clone();
         manifest.backbone = BackboneInfo::of(bb);
         manifest.trained_backbone_params.clear();
+        // The export folded the adapters into the projections.
+        manifest.model.lora = None;
         let tensors = self
             .tensors
             .iter()
@@ -412,6 +414,7 @@ impl Pack {
         // stay shared too.)
         let shares = !self.manifest.trained_backbone_params.iter().any(|p| p == "shared");
         let mut bart = if shares { bb.bart(device)? } else { load_bart(bb, &words, device)? };
+        super::add_lora(&mut bart, &self.manifest.model, 0)?;
         if let crate::model::LabelScoring::Rows(ids) = label_scoring(&words) {
             let rows: Tensor<2> = self.tensor("label_rows", device)?;
             if rows.dims()[0] != ids.len() {

@@ -66,6 +66,18 @@ pub fn check(src: &InitFrom<'_>, bb: &Backbone, spec: &ModelSpec) -> Result<()> 
             src.name, m.backbone.id, m.backbone.weights_hash, bb.id, bb.weights_hash
         )));
     }
+    if m.model.lora.is_some() && spec.lora != m.model.lora {
+        let show = |l: &Option<crate::model::lora::LoraSpec>| match l {
+            Some(l) => format!("rank {} on {:?} (alpha {})", l.rank, l.on, l.alpha),
+            None => "none".to_string(),
+        };
+        return Err(Error::Config(format!(
+            "--init-from {}: its adapters are {}, this training asks for {}; use the same --lora-rank, --lora-on and --lora-alpha (or leave them out to keep the source's)",
+            src.name,
+            show(&m.model.lora),
+            show(&spec.lora)
+        )));
+    }
     if let (Some(want), Some(had)) = (spec.prompt, m.model.prompt) {
         if want != had {
             return Err(Error::Config(format!(
