@@ -7,6 +7,8 @@ use burn::module::Param;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use lightner::model::attention::Prefix;
 use lightner::model::batch::{source_tensors, training_batch};
+use lightner::model::lora::LoraSpec;
+use lightner::model::params;
 use lightner::model::prompt::PromptShape;
 use lightner::model::random::{HostTensor, Normal, RandomInit, random_bart};
 use lightner::model::{
@@ -90,6 +92,36 @@ fn model(device: &Device, host: &[HostTensor], learn_alpha: bool) -> LightNer {
     }
 }
 
+/// `m` with rank-2 adapters on every attention block (encoder and decoder self-attention, and
+/// cross-attention), their `B` drawn at random instead of zero so that they change every output.
+fn adapted(mut m: LightNer) -> LightNer {
+    let spec = LoraSpec { rank: 2, alpha: 4.0, on: vec!["attn".into()] };
+    assert_eq!(
+        m.bart.add_lora(&spec, 5),
+        6,
+        "2 encoder self-attentions, 2 decoder self- and 2 cross-attentions"
+    );
+    let mut saved = params::collect(&m.bart, false);
+    saved.retain(|path, _| path.contains(".lora."));
+    assert_eq!(saved.len(), 6 * 4 * 2, "A and B of four projections per block");
+    let mut n = Normal::new(9);
+    for (path, p) in saved.iter_mut() {
+        if path.ends_with(".b") {
+            let shape = p.data.shape().to_vec();
+            p.data = TensorData::new(n.vec(shape.iter().product(), 0.0, 0.5), shape);
+        }
+    }
+    let (bart, restored) = params::restore(m.bart, &saved);
+    assert_eq!(restored, saved.len());
+    m.bart = bart;
+    m
+}
+
+/// The plain model of `host`, and the same with adapters ([`adapted`]).
+fn both(device: &Device, host: &[HostTensor], learn_alpha: bool) -> [(&'static str, LightNer); 2] {
+    [("plain", model(device, host, learn_alpha)), ("adapted", adapted(model(device, host, learn_alpha)))]
+}
+
 /// Three sentences of different lengths with targets (C = 3, so pointers start at 5).
 fn examples() -> Vec<Example> {
     let mk = |src: Vec<u32>, target: Vec<u32>| {
@@ -131,7 +163,13 @@ fn max_diff(a: &[f32], b: &[f32]) -> f32 {
 #[test]
 fn kv_cached_decoding_equals_teacher_forcing() {
     let device = Device::flex();
-    let m = model(&device, &prompt_tensors(&config(), 1), false);
+    for (what, m) in both(&device, &prompt_tensors(&config(), 1), false) {
+        kv_cached_decoding_equals_teacher_forcing_for(&device, what, &m);
+    }
+}
+
+fn kv_cached_decoding_equals_teacher_forcing_for(device: &Device, what: &str, m: &LightNer) {
+    let device = device.clone();
     let ex = examples();
     let batch = training_batch(&ex[..1], PAD, &device);
     let full = m.forward(&batch);
@@ -150,7 +188,7 @@ fn kv_cached_decoding_equals_teacher_forcing() {
     }
     let stepped = Tensor::cat(steps, 1);
     let err = max_diff(&f32s(stepped), &f32s(full.decoder.clone()));
-    assert!(err < 1e-5, "cached decoder states differ from teacher forcing by {err}");
+    assert!(err < 1e-5, "{what}: cached decoder states differ from teacher forcing by {err}");
 
     // Reordering the cache (beam search) keeps each row's state: duplicate row 0 and step once.
     let batch2 = training_batch(&ex[..1], PAD, &device);
@@ -166,13 +204,22 @@ fn kv_cached_decoding_equals_teacher_forcing() {
     let h = m.bart.decode_step(batch2.dec_ids.clone().narrow(1, 1, 1).select(0, idx), &mut c3);
     let want = f32s(full.decoder.clone().narrow(1, 1, 1));
     let got = f32s(h);
-    assert!(max_diff(&got[..want.len()], &want) < 1e-5 && max_diff(&got[want.len()..], &want) < 1e-5);
+    assert!(
+        max_diff(&got[..want.len()], &want) < 1e-5 && max_diff(&got[want.len()..], &want) < 1e-5,
+        "{what}"
+    );
 }
 
 #[test]
 fn a_batch_equals_each_sentence_alone() {
     let device = Device::flex();
-    let m = model(&device, &prompt_tensors(&config(), 2), true);
+    for (what, m) in both(&device, &prompt_tensors(&config(), 2), true) {
+        a_batch_equals_each_sentence_alone_for(&device, what, &m);
+    }
+}
+
+fn a_batch_equals_each_sentence_alone_for(device: &Device, what: &str, m: &LightNer) {
+    let device = device.clone();
     let ex = examples();
     let all = m.forward(&training_batch(&ex, PAD, &device));
     let [_, t_all, k_all] = all.logits.dims();
@@ -182,11 +229,11 @@ fn a_batch_equals_each_sentence_alone() {
         let s = e.src.len();
         // Encoder states of the real positions.
         let enc_b = f32s(all.encoder.clone().narrow(0, i, 1).narrow(1, 0, s));
-        assert!(max_diff(&enc_b, &f32s(one.encoder.clone())) < 1e-5, "encoder row {i}");
+        assert!(max_diff(&enc_b, &f32s(one.encoder.clone())) < 1e-5, "{what}: encoder row {i}");
         // Logits of the real decoder positions over bos/eos/labels and the real source columns.
         let log_b = all.logits.clone().narrow(0, i, 1).narrow(1, 0, t).narrow(2, 0, k);
         let err = max_diff(&f32s(log_b), &f32s(one.logits.clone()));
-        assert!(err < 1e-4, "logits of sentence {i} change in a batch by {err}");
+        assert!(err < 1e-4, "{what}: logits of sentence {i} change in a batch by {err}");
         // Padded source columns are masked.
         if k < k_all {
             let pad_cols = f32s(all.logits.clone().narrow(0, i, 1).narrow(2, k, k_all - k));
@@ -206,7 +253,7 @@ fn a_batch_equals_each_sentence_alone() {
         let b = &batched[i];
         let eos = b.iter().position(|&y| y == TargetIdx::EOS).unwrap();
         let a_eos = alone[0].iter().position(|&y| y == TargetIdx::EOS).unwrap();
-        assert_eq!(&b[..=eos], &alone[0][..=a_eos], "greedy row {i}");
+        assert_eq!(&b[..=eos], &alone[0][..=a_eos], "{what}: greedy row {i}");
     }
 }
 
@@ -214,8 +261,9 @@ fn a_batch_equals_each_sentence_alone() {
 fn the_inference_copy_scores_and_decodes_like_the_training_model() {
     let ad = Device::flex().autodiff();
     let plain_device = Device::flex();
-    for learn_alpha in [false, true] {
+    for (learn_alpha, lora) in [(false, false), (true, false), (false, true)] {
         let m = model(&ad, &prompt_tensors(&config(), 4), learn_alpha);
+        let m = if lora { adapted(m) } else { m };
         let plain = m.for_inference();
         assert!(!plain.bart.shared.val().device().is_autodiff(), "the copy is still on the autodiff device");
         assert!(
@@ -226,7 +274,7 @@ fn the_inference_copy_scores_and_decodes_like_the_training_model() {
         let a = m.forward(&training_batch(&ex, PAD, &ad));
         let b = plain.forward(&training_batch(&ex, PAD, &plain_device));
         let err = max_diff(&f32s(a.logits), &f32s(b.logits));
-        assert!(err < 1e-5, "logits differ by {err} (learnt α: {learn_alpha})");
+        assert!(err < 1e-5, "logits differ by {err} (learnt α: {learn_alpha}, adapters: {lora})");
         let max_len = [12usize, 9, 7];
         let to_input =
             |_r: usize, y: TargetIdx| TokenId(if y.0 < 5 { [0, 2, 10, 11, 14][y.0 as usize] } else { 20 });
@@ -254,6 +302,31 @@ fn backbone_is_frozen_and_trainable_parts_get_gradients() {
     }
     assert!(m.trainable.head.alpha_logit.as_ref().unwrap().val().grad(&grads).is_some());
     assert!(m.trainable.head.label_weights[1].as_ref().unwrap().val().grad(&grads).is_some());
+}
+
+#[test]
+fn adapters_get_gradients_and_the_backbone_still_none() {
+    let device = Device::flex().autodiff();
+    let m = adapted(model(&device, &prompt_tensors(&config(), 3), false));
+    let batch = training_batch(&examples(), PAD, &device);
+    let out = m.forward(&batch);
+    let loss = LightNer::loss(out.logits, batch.targets.clone(), batch.target_mask.clone());
+    let grads = burn::optim::GradientsParams::from_grads(loss.backward(), &m.bart);
+    let mut adapters = 0;
+    for (path, p) in params::collect(&m.bart, false) {
+        let norm = match p.data.shape().len() {
+            1 => grads.get::<1>(p.id).map(|g| g.abs().sum().into_scalar::<f32>()),
+            2 => grads.get::<2>(p.id).map(|g| g.abs().sum().into_scalar::<f32>()),
+            _ => None,
+        };
+        if path.contains(".lora.") {
+            adapters += 1;
+            assert!(norm.is_some_and(|n| n > 0.0), "{path}: no gradient ({norm:?})");
+        } else {
+            assert!(norm.is_none(), "{path} of the frozen backbone got a gradient");
+        }
+    }
+    assert_eq!(adapters, 6 * 4 * 2);
 }
 
 fn loss_of(host: &[HostTensor]) -> f64 {
@@ -387,4 +460,22 @@ fn checkpoint_name_variants_load_the_same_model() {
         bare.iter().filter(|(n, _, _)| n != "encoder.layers.1.fc2.bias").cloned().collect();
     let err = Bart::load(&cfg, &Weights::from_tensors(&missing).unwrap(), &device).unwrap_err().to_string();
     assert!(err.contains("encoder.layers.1.fc2.bias"), "{err}");
+}
+
+#[test]
+fn fresh_adapters_change_no_bit_and_trained_ones_change_the_logits() {
+    let device = Device::flex();
+    let host = prompt_tensors(&config(), 5);
+    let batch = training_batch(&examples(), PAD, &device);
+    let plain = f32s(model(&device, &host, false).forward(&batch).logits);
+    let mut fresh = model(&device, &host, false);
+    let spec = LoraSpec { rank: 3, alpha: 6.0, on: vec!["attn".into()] };
+    assert_eq!(fresh.bart.add_lora(&spec, 1), 6);
+    assert_eq!(f32s(fresh.forward(&batch).logits), plain, "B starts at zero: nothing may change");
+    let trained = f32s(adapted(model(&device, &host, false)).forward(&batch).logits);
+    let moved = plain.iter().zip(&trained).filter(|(a, b)| a.is_finite() && (*a - *b).abs() > 1e-3).count();
+    assert!(moved > plain.len() / 4, "adapters moved only {moved} of {} logits", plain.len());
+    // An adapter setting that names no block adapts nothing.
+    let mut none = model(&device, &host, false);
+    assert_eq!(none.bart.add_lora(&LoraSpec { on: vec!["fc1".into()], ..spec }, 1), 0);
 }

@@ -6,6 +6,7 @@ mod common;
 use burn::tensor::Device;
 use common::{movie, tiny};
 use lightner::data::{LabelSet, Sentence};
+use lightner::model::lora::LoraSpec;
 use lightner::pipeline::export::export;
 use lightner::pipeline::session::{self, TrainJob};
 use lightner::pipeline::{Backbone, ModelSpec, Pack, PromptSize, Tagged, Tagger};
@@ -237,4 +238,98 @@ fn a_warm_started_run_records_its_source_and_keeps_learning_from_it() {
     assert_eq!(l.checksum, first.manifest.checksum);
     assert_eq!(l.pack, dir.display().to_string());
     assert!(l.new_labels.is_empty());
+}
+
+/// Settings of a prompt training with rank-4 adapters on the cross-attention.
+fn lora_spec(rank: usize) -> ModelSpec {
+    ModelSpec {
+        prompt: Some(PromptSize { len: 4, dim: 32 }),
+        lora: Some(LoraSpec { rank, alpha: 8.0, on: vec!["encoder_attn".into()] }),
+        ..ModelSpec::default()
+    }
+}
+
+#[test]
+fn a_lora_pack_holds_only_its_adapters_reopens_and_exports_to_the_same_entities() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sents = movie(12);
+    let bb = tiny(&tmp.path().join("tiny"), &sents);
+    let config = TrainConfig { epochs: 12, batch_size: 8, lr: 1e-2, ..TrainConfig::default() };
+    let mut out =
+        session::run(common::job(&bb, sents.clone(), lora_spec(4), config), &mut (), &mut |_| {}).unwrap();
+    let dir = tmp.path().join("pack");
+    out.pack.save(&dir).unwrap();
+    let pack = Pack::load(&dir).unwrap();
+    let trained = &pack.manifest.trained_backbone_params;
+    let blocks = bb.config.decoder_layers;
+    assert_eq!(trained.len(), blocks * 4 * 2, "{trained:?}");
+    assert!(trained.iter().all(|p| p.contains(".encoder_attn.lora.")), "{trained:?}");
+    assert_eq!(pack.manifest.model.lora, lora_spec(4).lora);
+    // The adapters trained: B left zero.
+    let b = pack
+        .host_tensor(&format!("backbone.{}", trained.iter().find(|p| p.ends_with(".b")).unwrap()))
+        .unwrap();
+    assert!(b.try_to_vec::<f32>().iter().flatten().any(|&v| v != 0.0));
+    // The reopened pack tags as the model that training returned.
+    let labels = pack.labels().unwrap();
+    let words: Vec<Vec<String>> = sents.iter().map(|s| s.words.clone()).collect();
+    let (m, w) = pack.model(&bb, &Device::flex()).unwrap();
+    let t = Tagger::new(&bb, labels, w, PointerSpace::WordStart, pack.manifest.decoding);
+    let reopened = t.tag(&m, &words).unwrap();
+    assert!(reopened.iter().any(|t| !t.spans.is_empty()), "nothing found: the test shows little");
+    let in_memory = t.tag(&out.model.for_inference(), &words).unwrap();
+    for (x, y) in reopened.iter().zip(&in_memory) {
+        assert_eq!(x.sequence, y.sequence);
+    }
+    // Exported, the adapters are folded into the projections: the folder's model with the
+    // rebased pack (which has no adapters left) finds the same entities.
+    let folder = tmp.path().join("exported");
+    export(&pack, &dir, &bb, &folder).unwrap();
+    let exported = Backbone::open(folder.to_str().unwrap()).unwrap();
+    let moved = tmp.path().join("moved");
+    pack.rebased(&exported).unwrap().save(&moved).unwrap();
+    let small = Pack::load(&moved).unwrap();
+    assert!(small.manifest.model.lora.is_none() && small.manifest.trained_backbone_params.is_empty());
+    // Folding sums in another order: the same entities, their scores equal to float precision.
+    let (a, b) = (tag(&dir, &bb, &sents), tag(&moved, &exported, &sents));
+    for (x, y) in a.iter().zip(&b) {
+        assert_eq!(x.sequence, y.sequence);
+        assert_eq!(x.spans.len(), y.spans.len());
+        for (p, q) in x.spans.iter().zip(&y.spans) {
+            assert_eq!(p.span, q.span);
+            assert!((p.score - q.score).abs() < 1e-5, "{p:?} against {q:?}");
+        }
+    }
+}
+
+#[test]
+fn adapters_that_name_no_block_and_warm_starts_with_other_adapters_are_refused() {
+    use lightner::pipeline::warm_start::{InitFrom, check};
+    let tmp = tempfile::tempdir().unwrap();
+    let sents = movie(8);
+    let bb = tiny(&tmp.path().join("tiny"), &sents);
+    let config = TrainConfig { epochs: 1, batch_size: 8, lr: 1e-2, ..TrainConfig::default() };
+    let mut nowhere = lora_spec(4);
+    nowhere.lora.as_mut().unwrap().on = vec!["fc1".into()];
+    let err = session::run(common::job(&bb, sents.clone(), nowhere, config.clone()), &mut (), &mut |_| {})
+        .err()
+        .expect("no block is named fc1")
+        .to_string();
+    assert!(err.contains("names no attention block") && err.contains("encoder_attn"), "{err}");
+    let mut j = common::job(&bb, sents.clone(), lora_spec(4), config.clone());
+    j.keep_generator = true;
+    let mut out = session::run(j, &mut (), &mut |_| {}).unwrap();
+    out.pack.save(&tmp.path().join("p")).unwrap();
+    let pack = Pack::load(&tmp.path().join("p")).unwrap();
+    let from = InitFrom { pack: &pack, name: "p".into() };
+    let err = check(&from, &bb, &lora_spec(8)).unwrap_err().to_string();
+    assert!(err.contains("--lora-rank") && err.contains("rank 4"), "{err}");
+    let err = check(&from, &bb, &ModelSpec { lora: None, ..lora_spec(4) }).unwrap_err().to_string();
+    assert!(err.contains("asks for none"), "{err}");
+    // The same adapters carry over, trained values and all.
+    check(&from, &bb, &lora_spec(4)).unwrap();
+    let mut j = common::job(&bb, sents, lora_spec(4), TrainConfig { epochs: 1, lr: 1e-9, ..config });
+    j.init_from = Some(from);
+    let warm = session::run(j, &mut (), &mut |_| {}).unwrap();
+    assert!(warm.pack.manifest.init_from.as_ref().unwrap().carried.contains(&"backbone".to_string()));
 }

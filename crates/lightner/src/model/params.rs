@@ -66,6 +66,21 @@ pub fn collect<M: Module>(m: &M, only_trainable: bool) -> BTreeMap<String, Saved
     v.out
 }
 
+struct AnyTrainable(bool);
+
+impl ModuleVisitor for AnyTrainable {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        self.0 |= param.val().is_require_grad();
+    }
+}
+
+/// Whether some float parameter of `m` requires gradients (without copying any).
+pub fn any_trainable<M: Module>(m: &M) -> bool {
+    let mut v = AnyTrainable(false);
+    m.visit(&mut v);
+    v.0
+}
+
 struct Restore<'a> {
     path: Path,
     saved: &'a BTreeMap<String, SavedParam>,

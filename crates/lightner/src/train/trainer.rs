@@ -101,10 +101,12 @@ struct Snapshot {
     backbone: BTreeMap<String, SavedParam>,
 }
 
-fn snapshot(m: &LightNer, what: &TrainWhat) -> Snapshot {
+/// The trained values of `m`: its trainable parts, and the backbone's trained parameters when
+/// `backbone` (some train).
+fn snapshot(m: &LightNer, backbone: bool) -> Snapshot {
     Snapshot {
         trainable: params::collect(&m.trainable, true),
-        backbone: if what.touches_backbone() { params::collect(&m.bart, true) } else { BTreeMap::new() },
+        backbone: if backbone { params::collect(&m.bart, true) } else { BTreeMap::new() },
     }
 }
 
@@ -143,6 +145,9 @@ pub fn train(
         return Err(Error::Training("no training sentences".into()));
     }
     let device = model.bart.shared.val().device();
+    // Backbone parameters train when `cfg.train` unfroze some, or when the model was built with
+    // trainable ones (low-rank adapters, `crate::model::lora`).
+    let backbone_trains = cfg.train.touches_backbone() || params::any_trainable(&model.bart);
     let lengths: Vec<usize> = examples.iter().map(|e| e.src.len() + e.target.len()).collect();
     let steps_per_epoch = examples.len().div_ceil(cfg.batch_size.max(1));
     let total = steps_per_epoch * cfg.epochs;
@@ -216,8 +221,7 @@ pub fn train(
             }
             let mut g = loss.backward();
             let mut gt = GradientsParams::from_module(&mut g, &model.trainable);
-            let mut gb =
-                cfg.train.touches_backbone().then(|| GradientsParams::from_module(&mut g, &model.bart));
+            let mut gb = backbone_trains.then(|| GradientsParams::from_module(&mut g, &model.bart));
             let sq = params::grad_sq_sum(&model.trainable, &gt)
                 + gb.as_ref().map_or(0.0, |gb| params::grad_sq_sum(&model.bart, gb));
             let norm = sq.sqrt();
@@ -280,7 +284,7 @@ pub fn train(
             let improved = state.best.is_none_or(|(f, _)| score.f1 > f);
             if improved || state.best.is_some_and(|(f, _)| score.f1 == f) {
                 state.best = Some((score.f1, epoch));
-                best = Some(snapshot(&model, &cfg.train));
+                best = Some(snapshot(&model, backbone_trains));
                 log.best = true;
             }
             state.bad_epochs = if improved { 0 } else { state.bad_epochs + 1 };
@@ -289,7 +293,7 @@ pub fn train(
         state.history.push(log.clone());
         state.epochs_done = epoch + 1;
         if let Some(dir) = checkpoint {
-            let now = snapshot(&model, &cfg.train);
+            let now = snapshot(&model, backbone_trains);
             checkpoint::commit(dir, &state, |tmp| {
                 checkpoint::save_params(&tmp.join("trainable.safetensors"), &now.trainable)?;
                 if !now.backbone.is_empty() {
