@@ -70,3 +70,40 @@ fn export_then_predict_the_same_and_warm_start_from_a_pack() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("same backbone"), "{err}");
 }
+
+#[test]
+fn lora_flags_train_a_small_pack_that_predicts_and_a_warm_start_keeps_its_adapters() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (train, _) = common::movie(tmp.path(), 12);
+    let tiny = tmp.path().join("tiny");
+    run(&["init-tiny", "--out", s(&tiny), "--vocab-from", s(&train)]);
+    // Usage errors, before any work: adapter options without a rank, and adapters with --full.
+    for extra in [&["--lora-on", "encoder_attn"][..], &["--lora-rank", "4", "--full"], &["--lora-rank", "0"]]
+    {
+        let mut args = common::tiny_args("train", s(&tiny), s(&train), "mit-movie", "never.pack", "1");
+        args.extend(extra);
+        let o = bin().args(&args).output().unwrap();
+        assert_eq!(o.status.code(), Some(2), "{extra:?}: {}", String::from_utf8_lossy(&o.stderr));
+    }
+    let pack = tmp.path().join("lora.pack");
+    let mut args = common::tiny_args("train", s(&tiny), s(&train), "mit-movie", s(&pack), "3");
+    args.extend(["--holdout", "0", "--lora-rank", "4", "--lora-on", "self_attn", "--lora-alpha", "8"]);
+    run(&args);
+    let manifest = |p: &std::path::Path| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(p.join("manifest.json")).unwrap()).unwrap()
+    };
+    let m = manifest(&pack);
+    assert_eq!(m["model"]["lora"], serde_json::json!({"rank": 4, "alpha": 8.0, "on": ["self_attn"]}));
+    let trained = m["trained_backbone_params"].as_array().unwrap();
+    assert!(!trained.is_empty() && trained.iter().all(|p| p.as_str().unwrap().contains(".self_attn.lora.")));
+    let o = run(&["-q", "predict", "--pack", s(&pack), "--input", s(&train), "--format", "conll"]);
+    assert!(!o.stdout.is_empty());
+    // A warm start without adapter options keeps the source's.
+    let warm = tmp.path().join("warm.pack");
+    let mut args = common::tiny_args("train", s(&tiny), s(&train), "mit-movie", s(&warm), "1");
+    args.extend(["--holdout", "0", "--init-from", s(&pack), "--no-prompts"]);
+    run(&args);
+    let w = manifest(&warm);
+    assert_eq!(w["model"]["lora"], m["model"]["lora"]);
+    assert!(w["init_from"]["carried"].as_array().unwrap().iter().any(|c| c == "backbone"), "{w}");
+}

@@ -284,8 +284,10 @@ fn a_lora_pack_holds_only_its_adapters_reopens_and_exports_to_the_same_entities(
     // Exported, the adapters are folded into the projections: the folder's model with the
     // rebased pack (which has no adapters left) finds the same entities.
     let folder = tmp.path().join("exported");
-    export(&pack, &dir, &bb, &folder).unwrap();
+    let done = export(&pack, &dir, &bb, &folder).unwrap();
+    assert_eq!(done.from_pack, blocks * 4, "each adapted projection's weight");
     let exported = Backbone::open(folder.to_str().unwrap()).unwrap();
+    assert_ne!(exported.weights_hash, bb.weights_hash);
     let moved = tmp.path().join("moved");
     pack.rebased(&exported).unwrap().save(&moved).unwrap();
     let small = Pack::load(&moved).unwrap();

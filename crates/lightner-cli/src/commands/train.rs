@@ -62,6 +62,11 @@ impl Observer for Progress {
     }
 }
 
+/// Whether the flags train nothing but prompts (no backbone part, no adapters).
+fn nothing_else_trains(args: &TrainArgs) -> bool {
+    !args.training.full && args.training.also_train.is_empty() && args.training.lora_rank.is_none()
+}
+
 /// Checks what the flag parsers cannot see alone (every number is range-checked when parsed, see
 /// `values`): combinations of flags, and the outputs.
 fn check(args: &TrainArgs) -> anyhow::Result<()> {
@@ -72,11 +77,8 @@ fn check(args: &TrainArgs) -> anyhow::Result<()> {
             args.epochs - 1
         );
     }
-    if args.no_prompts
-        && !args.training.full
-        && args.training.also_train.is_empty()
-        && args.training.lora_rank.is_none()
-    {
+    // (A warm start may bring adapters: checked once its pack is read.)
+    if args.no_prompts && nothing_else_trains(args) && args.init_from.is_none() {
         bail!("--no-prompts leaves nothing to train; add --full (or --also-train PART, or --lora-rank R)");
     }
     // Outputs are checked before the training, not after it: a refused --out must cost nothing.
@@ -137,6 +139,11 @@ pub fn run(global: &GlobalArgs, args: &TrainArgs, out: &mut dyn Write) -> anyhow
             AlphaArg::LearnPerDim => Alpha::Learnt { init: args.alpha_init, per_dim: true, value: None },
         },
     };
+    if spec.prompt.is_none() && spec.lora.is_none() && nothing_else_trains(args) {
+        bail!(
+            "--no-prompts leaves nothing to train: the --init-from pack has no adapters; add --full (or --also-train PART, or --lora-rank R)"
+        );
+    }
     let config = TrainConfig {
         epochs: args.epochs,
         batch_size: args.training.batch_size as usize,

@@ -47,7 +47,8 @@ const TOKENIZER_FILES: [&str; 7] = [
 pub struct Exported {
     /// Tensors in `model.safetensors`.
     pub tensors: usize,
-    /// Of those, how many hold the pack's trained values.
+    /// Of those, how many hold the pack's trained values (a projection with an adapter folded in
+    /// counts once).
     pub from_pack: usize,
     /// FNV-1a 64 of the written `model.safetensors` (what packs trained on it record).
     pub weights_hash: String,
@@ -153,7 +154,10 @@ pub fn export(pack: &Pack, pack_dir: &Path, bb: &Backbone, out: &Path) -> Result
         // Last: its presence marks a complete export.
         write_atomic(&tmp.join(EXPORT_NOTE), &note)
     })?;
-    Ok(Exported { tensors: tensors.len(), from_pack: trained.len(), weights_hash })
+    // An adapter's A and B fold into one projection weight.
+    let folded = trained.iter().filter(|p| p.contains(".lora.") && p.ends_with(".a")).count();
+    let from_pack = trained.iter().filter(|p| !p.contains(".lora.")).count() + folded;
+    Ok(Exported { tensors: tensors.len(), from_pack, weights_hash })
 }
 
 #[cfg(test)]
