@@ -427,7 +427,7 @@ def report(args, runs, base):
         within = sum(1 for c in cells if c[2] >= -2.0)
         lines += ["", f"**Against the goal** — (c) within 2 F1 of (b) or above it: {within} of {len(cells)} cells "
                   f"measured so far; the furthest behind is {worst[0]} {worst[1]}-shot at {worst[2]:+.1f} points."]
-    lines += NEXT[:-1] + bitfit_paragraph(runs) + [""] + ANCHORS + every_run(args, runs)
+    lines += NEXT[:-1] + variant_paragraphs(runs) + [""] + ANCHORS + every_run(args, runs)
     R.write_atomic(Path(args.out), "\n".join(lines) + "\n")
     print(f"wrote {args.out}")
 
@@ -453,19 +453,29 @@ NEXT = [
     "",
 ]
 
-def bitfit_paragraph(runs):
-    """What (n) gave, run by run, beside (c) and (x) on the same file and seed (nothing before its
-    first record)."""
+VARIANT_LEADS = {
+    "n": "Training every bias and LayerNorm of the backbone beside the prompts, (n), the cheapest backbone part",
+    "l": "Rank-16 low-rank adapters (LoRA) on the four cross-attention projections beside the prompts, (l), "
+         "the backbone frozen",
+}
+
+
+def variant_paragraphs(runs):
+    """What (n) and (l) gave, run by run, beside (c) and (x) on the same file and seed (nothing
+    before a variant's first record)."""
     out = []
-    for r in sorted((r for r in runs if r["setting"] == "n"), key=lambda r: (r["dataset"], r["shots"], r["seed"])):
-        same = {x["setting"]: x for x in runs
-                if (x["dataset"], x["shots"], x["seed"]) == (r["dataset"], r["shots"], r["seed"])}
-        beside = ", ".join(f"({k}) {100 * same[k]['test']['f1']:.1f} (loss {same[k]['final_loss']:.3f}, "
-                           f"{same[k]['pack_bytes'] / 1e6:.1f} MB)" for k in ("c", "x") if k in same)
-        out.append(f"Training every bias and LayerNorm of the backbone beside the prompts, (n), the cheapest backbone "
-                   f"part: {r['dataset']} {r['shots']}-shot seed {r['seed']}, test F1 {100 * r['test']['f1']:.1f} "
-                   f"(final loss {r['final_loss']:.3f}, {r['pack_bytes'] / 1e6:.1f} MB a pack), against {beside}.")
-    return ["", " ".join(out)] if out else []
+    for v, lead in VARIANT_LEADS.items():
+        parts = []
+        for r in sorted((r for r in runs if r["setting"] == v), key=lambda r: (r["dataset"], r["shots"], r["seed"])):
+            same = {x["setting"]: x for x in runs
+                    if (x["dataset"], x["shots"], x["seed"]) == (r["dataset"], r["shots"], r["seed"])}
+            beside = ", ".join(f"({k}) {100 * same[k]['test']['f1']:.1f} (loss {same[k]['final_loss']:.3f}, "
+                               f"{same[k]['pack_bytes'] / 1e6:.1f} MB)" for k in ("c", "x") if k in same)
+            parts.append(f"{r['dataset']} {r['shots']}-shot seed {r['seed']}, test F1 {100 * r['test']['f1']:.1f} "
+                         f"(final loss {r['final_loss']:.3f}, {r['pack_bytes'] / 1e6:.1f} MB a pack), against {beside}")
+        if parts:
+            out += ["", f"{lead}: " + "; ".join(parts) + "."]
+    return out
 
 
 ANCHORS = [
