@@ -232,8 +232,12 @@ proptest! {
     }
 
     #[test]
-    fn manifests_are_checked_or_refused_with_their_path(muts in proptest::collection::vec(mutation(), 1..6)) {
-        let bytes = mutate(MANIFEST.as_bytes().to_vec(), &muts);
+    fn manifests_are_checked_or_refused_with_their_path(
+        muts in proptest::collection::vec(mutation(), 1..6),
+        adapters in any::<bool>(),
+    ) {
+        let seed = if adapters { manifest_with_adapters(r#"{"rank": 8, "alpha": 16.0, "on": ["encoder_attn"]}"#) } else { MANIFEST.to_string() };
+        let bytes = mutate(seed.into_bytes(), &muts);
         let path = Path::new("fuzz/manifest.json");
         match Manifest::parse(path, &bytes) {
             Ok(m) => {
@@ -279,8 +283,31 @@ const MANIFEST: &str = r#"{
   "checksum": "00"
 }"#;
 
+/// [`MANIFEST`] with low-rank adapters `lora` (a JSON object) in its model settings.
+fn manifest_with_adapters(lora: &str) -> String {
+    MANIFEST.replace(r#""alpha_per_dim": false}"#, &format!(r#""alpha_per_dim": false, "lora": {lora}}}"#))
+}
+
 #[test]
 fn the_manifest_seed_parses() {
     // The mutations above start from a manifest that is valid, or they would test only refusals.
     Manifest::parse(Path::new("m.json"), MANIFEST.as_bytes()).unwrap();
+    let m = manifest_with_adapters(r#"{"rank": 8, "alpha": 16.0, "on": ["encoder_attn"]}"#);
+    let parsed = Manifest::parse(Path::new("m.json"), m.as_bytes()).unwrap();
+    assert_eq!(parsed.model.lora.unwrap().rank, 8);
+}
+
+#[test]
+fn adapter_settings_no_model_could_hold_are_refused_when_the_pack_opens() {
+    for lora in [
+        r#"{"rank": 1000000000000, "alpha": 16.0, "on": ["encoder_attn"]}"#,
+        r#"{"rank": 0, "alpha": 16.0, "on": ["encoder_attn"]}"#,
+        r#"{"rank": 8, "alpha": -1.0, "on": ["encoder_attn"]}"#,
+        r#"{"rank": 8, "alpha": 16.0, "on": []}"#,
+    ] {
+        let err = Manifest::parse(Path::new("p/manifest.json"), manifest_with_adapters(lora).as_bytes())
+            .expect_err(lora)
+            .to_string();
+        assert!(err.starts_with("p/manifest.json") && err.contains("LoRA"), "{lora}: {err}");
+    }
 }

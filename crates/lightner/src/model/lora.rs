@@ -34,10 +34,14 @@ impl LoraSpec {
         self.alpha / self.rank as f64
     }
 
+    /// The largest rank accepted: far past any useful one (an adapter's point is r ≪ d), and
+    /// small enough that a hand-edited manifest cannot ask for more memory than a machine has.
+    pub const MAX_RANK: usize = 4096;
+
     /// Checks the numbers and that some block is named.
     pub fn validate(&self) -> std::result::Result<(), String> {
-        if self.rank == 0 {
-            return Err("LoRA rank must be at least 1".into());
+        if self.rank == 0 || self.rank > Self::MAX_RANK {
+            return Err(format!("LoRA rank {} is not in 1..={}", self.rank, Self::MAX_RANK));
         }
         if !(self.alpha.is_finite() && self.alpha > 0.0 && (self.alpha as f32).is_normal()) {
             return Err(format!("LoRA alpha {} must be a positive number", self.alpha));
@@ -182,6 +186,8 @@ mod tests {
     fn specs_are_checked() {
         assert!(spec(8).validate().is_ok());
         assert!(spec(0).validate().unwrap_err().contains("rank"));
+        assert!(spec(LoraSpec::MAX_RANK + 1).validate().unwrap_err().contains("rank"));
+        assert!(spec(usize::MAX).validate().is_err());
         let bad = LoraSpec { alpha: f64::NAN, ..spec(8) };
         assert!(bad.validate().unwrap_err().contains("alpha"));
         let none = LoraSpec { on: vec![], ..spec(8) };
