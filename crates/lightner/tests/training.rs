@@ -9,6 +9,7 @@ use common::{labels, movie, tiny};
 use lightner::data::{LabelSet, Sentence, Span};
 use lightner::decode::{self, SearchConfig, SearchInput};
 use lightner::model::batch::source_tensors;
+use lightner::model::lora::LoraSpec;
 use lightner::pipeline::session::{self, TrainJob, TrainOutcome};
 use lightner::pipeline::{Backbone, DecodeSettings, ModelSpec, Pack, PromptSize, Tagger};
 use lightner::tokenize::{Alignment, Codec, Example, LabelWordMode, LabelWords, PointerSpace, TargetIdx};
@@ -157,19 +158,27 @@ fn a_resumed_run_equals_an_uninterrupted_one() {
     // Also with a learnt α on its own optimizer, whose state the checkpoint must carry too, and
     // with every parameter training (how scripts/adapt-conll.sh adapts a backbone: backbone
     // dropout on, the backbone's optimizer state in the checkpoint).
-    for (learn_alpha, what) in
-        [(false, TrainWhat::Prompts), (true, TrainWhat::Prompts), (false, TrainWhat::Everything)]
-    {
+    // And with low-rank adapters, whose values and optimizer state the checkpoint carries beside
+    // the prompts'.
+    for (learn_alpha, what, lora) in [
+        (false, TrainWhat::Prompts, false),
+        (true, TrainWhat::Prompts, false),
+        (false, TrainWhat::Everything, false),
+        (false, TrainWhat::Prompts, true),
+    ] {
         let run = |ckpt: &Path, obs: &mut dyn Observer| {
             let mut j = job(&bb, sents.clone(), 6, what.clone());
             j.checkpoint = Some(ckpt.to_path_buf());
+            if lora {
+                j.spec.lora = Some(LoraSpec { rank: 2, alpha: 4.0, on: vec!["attn".into()] });
+            }
             if learn_alpha {
                 j.spec.alpha = lightner::pipeline::Alpha::Learnt { init: 0.5, per_dim: false, value: None };
             }
             j.config.alpha_lr = learn_alpha.then_some(0.05);
             session::run(j, obs, &mut |_| {}).unwrap()
         };
-        let dir = tmp.path().join(format!("alpha-{learn_alpha}-{}", what.touches_backbone()));
+        let dir = tmp.path().join(format!("alpha-{learn_alpha}-{}-{lora}", what.touches_backbone()));
         let full = run(&dir.join("a"), &mut ());
         let first = run(&dir.join("b"), &mut StopAfter(3));
         assert!(!first.summary.complete && first.summary.history.len() == 3);
@@ -190,11 +199,46 @@ fn a_resumed_run_equals_an_uninterrupted_one() {
             lightner::model::params::collect(&resumed.model.bart, true),
         );
         assert_eq!(ba.len(), bb_.len());
-        assert_eq!(ba.is_empty(), !what.touches_backbone());
+        assert_eq!(ba.is_empty(), !what.touches_backbone() && !lora);
         for (k, v) in &ba {
             assert_eq!(v.data, bb_[k].data, "backbone {k}");
         }
     }
+}
+
+#[test]
+fn a_checkpoint_of_another_model_is_refused_not_resumed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sents = movie(8);
+    let bb = tiny(&tmp.path().join("tiny"), &sents);
+    let ckpt = tmp.path().join("ckpt");
+    let run = |spec: &dyn Fn(&mut lightner::pipeline::ModelSpec), obs: &mut dyn Observer| {
+        let mut j = job(&bb, sents.clone(), 4, TrainWhat::Prompts);
+        j.checkpoint = Some(ckpt.clone());
+        spec(&mut j.spec);
+        session::run(j, obs, &mut |_| {})
+    };
+    let first = run(&|_| {}, &mut StopAfter(1)).unwrap();
+    assert!(!first.summary.complete);
+    let adapters = |s: &mut lightner::pipeline::ModelSpec| {
+        s.lora = Some(LoraSpec { rank: 2, alpha: 4.0, on: vec!["encoder_attn".into()] })
+    };
+    let longer = |s: &mut lightner::pipeline::ModelSpec| s.prompt.as_mut().unwrap().len += 1;
+    let alpha = |s: &mut lightner::pipeline::ModelSpec| s.alpha = lightner::pipeline::Alpha::Fixed(0.3);
+    for change in [&adapters as &dyn Fn(&mut _), &longer, &alpha] {
+        let err = run(change, &mut ()).err().expect("another model").to_string();
+        assert!(err.contains("another model") && err.contains("--checkpoint"), "{err}");
+    }
+    // A checkpoint written before models were hashed is still refused when its parameters do not
+    // fit (a longer prompt here), and resumes when they do.
+    let state = ckpt.join("state.json");
+    let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();
+    v.as_object_mut().unwrap().remove("model_hash").expect("the hash is recorded");
+    std::fs::write(&state, serde_json::to_vec(&v).unwrap()).unwrap();
+    let err = run(&longer, &mut ()).err().expect("does not fit").to_string();
+    assert!(err.contains("do not fit"), "{err}");
+    let resumed = run(&|_| {}, &mut ()).unwrap();
+    assert!(resumed.summary.resumed && resumed.summary.complete);
 }
 
 #[test]

@@ -13,6 +13,8 @@ use crate::eval::Report;
 use crate::model::LightNer;
 use crate::tokenize::align::encode_all;
 use crate::tokenize::{Example, OverlongPolicy};
+use crate::train::checkpoint;
+use crate::train::trainer::fnv;
 use crate::train::trainer::prepare;
 use crate::train::{DevScore, Observer, TrainConfig, TrainSummary, train};
 use burn::tensor::Device;
@@ -156,6 +158,9 @@ pub fn run(job: TrainJob<'_>, obs: &mut dyn Observer, note: &mut dyn FnMut(Strin
         let (r, _) = tagger.evaluate(&m.for_inference(), &dev)?;
         Ok(Some(DevScore { precision: r.micro.precision, recall: r.micro.recall, f1: r.micro.f1 }))
     };
+    // What a checkpoint must have been written for: these model settings and labels.
+    let model_hash =
+        fnv(serde_json::to_string(&(&job.spec, job.labels.labels())).unwrap_or_default().as_bytes());
     let (model, summary) = train(
         model,
         &examples,
@@ -163,7 +168,7 @@ pub fn run(job: TrainJob<'_>, obs: &mut dyn Observer, note: &mut dyn FnMut(Strin
         &job.config,
         &mut eval,
         obs,
-        job.checkpoint.as_deref(),
+        job.checkpoint.as_deref().map(|dir| checkpoint::At { dir, model: model_hash }),
     )?;
     let training = serde_json::json!({ "config": job.config, "train_sentences": examples.len(), "skipped": over.lines.len() });
     let mut pack =

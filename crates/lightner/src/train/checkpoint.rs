@@ -28,6 +28,21 @@ pub struct LoopState {
     pub history: Vec<EpochLog>,
     /// Hash of the training configuration the checkpoint belongs to.
     pub config_hash: u64,
+    /// Hash of the model the checkpoint trains ([`At::model`]); absent in checkpoints written
+    /// before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_hash: Option<u64>,
+}
+
+/// Where a resumable run keeps its checkpoint, and a hash of what it trains (the model's settings
+/// and labels, which the loop itself does not see): a checkpoint of another model is refused
+/// instead of resumed into a model it does not fit.
+#[derive(Debug, Clone, Copy)]
+pub struct At<'a> {
+    /// The checkpoint directory.
+    pub dir: &'a Path,
+    /// The model's hash.
+    pub model: u64,
 }
 
 /// Writes parameters by path as safetensors (f32), ids in the metadata.

@@ -15,7 +15,6 @@ use burn::module::ParamGroup;
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::time::Instant;
 
 /// Dev-set scores of one evaluation.
@@ -81,7 +80,7 @@ pub struct TrainSummary {
 }
 
 /// FNV-1a, for a hash that stays the same across builds.
-fn fnv(bytes: &[u8]) -> u64 {
+pub fn fnv(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf29ce484222325u64, |h, &b| (h ^ b as u64).wrapping_mul(0x100000001b3))
 }
 
@@ -110,11 +109,14 @@ fn snapshot(m: &LightNer, backbone: bool) -> Snapshot {
     }
 }
 
-fn apply(m: LightNer, s: &Snapshot) -> LightNer {
+/// `m` with the values of `s` in place, and whether every one of them found its parameter (same
+/// path and shape).
+fn apply(m: LightNer, s: &Snapshot) -> (LightNer, bool) {
     let LightNer { bart, trainable, head, fixed_prefixes } = m;
-    let (trainable, _) = params::restore(trainable, &s.trainable);
-    let (bart, _) = if s.backbone.is_empty() { (bart, 0) } else { params::restore(bart, &s.backbone) };
-    LightNer { bart, trainable, head, fixed_prefixes }
+    let (trainable, a) = params::restore(trainable, &s.trainable);
+    let (bart, b) = if s.backbone.is_empty() { (bart, 0) } else { params::restore(bart, &s.backbone) };
+    let all = a == s.trainable.len() && b == s.backbone.len();
+    (LightNer { bart, trainable, head, fixed_prefixes }, all)
 }
 
 /// Makes the backbone parts `cfg.train` names trainable.
@@ -138,7 +140,7 @@ pub fn train(
     cfg: &TrainConfig,
     eval: &mut dyn FnMut(&LightNer) -> Result<Option<DevScore>>,
     obs: &mut dyn Observer,
-    checkpoint: Option<&Path>,
+    checkpoint: Option<checkpoint::At<'_>>,
 ) -> Result<(LightNer, TrainSummary)> {
     cfg.validate()?;
     if examples.is_empty() {
@@ -157,12 +159,27 @@ pub fn train(
     // A learnt α with its own learning rate gets its own AdamW (no weight decay: it is a gate
     // between two representations, not a weight to keep small).
     let mut alpha_optim = ModuleOptimizer::from(FusedAdamW::new(0.0, 1e-8));
-    let mut state =
-        LoopState { epochs_done: 0, steps_done: 0, best: None, bad_epochs: 0, history: vec![], config_hash };
+    let mut state = LoopState {
+        epochs_done: 0,
+        steps_done: 0,
+        best: None,
+        bad_epochs: 0,
+        history: vec![],
+        config_hash,
+        model_hash: checkpoint.map(|c| c.model),
+    };
     let mut best: Option<Snapshot> = None;
     let mut resumed = false;
-    if let Some(dir) = checkpoint.and_then(checkpoint::existing) {
+    if let Some(dir) = checkpoint.and_then(|c| checkpoint::existing(c.dir)) {
         let s = checkpoint::read_state(&dir)?;
+        let other_model = matches!((s.model_hash, state.model_hash), (Some(a), Some(b)) if a != b);
+        if other_model {
+            return Err(Error::Checkpoint(format!(
+                "{}: this checkpoint trains another model (other prompt sizes, adapters, alpha or labels); \
+                 delete it or choose another --checkpoint directory",
+                dir.display()
+            )));
+        }
         if s.config_hash != config_hash {
             return Err(Error::Checkpoint(format!(
                 "{}: this checkpoint belongs to another training configuration or data; \
@@ -174,10 +191,19 @@ pub fn train(
             let p = dir.join(name);
             if p.is_file() { checkpoint::load_params(&p) } else { Ok(BTreeMap::new()) }
         };
-        model = apply(
+        let (resumed_model, fits) = apply(
             model,
             &Snapshot { trainable: load("trainable.safetensors")?, backbone: load("backbone.safetensors")? },
         );
+        if !fits {
+            // A checkpoint from before models were hashed, of a model of another shape.
+            return Err(Error::Checkpoint(format!(
+                "{}: this checkpoint's parameters do not fit this model (other prompt sizes, adapters or labels); \
+                 delete it or choose another --checkpoint directory",
+                dir.display()
+            )));
+        }
+        model = resumed_model;
         if dir.join("best-trainable.safetensors").is_file() {
             best = Some(Snapshot {
                 trainable: load("best-trainable.safetensors")?,
@@ -292,7 +318,7 @@ pub fn train(
         log.seconds = t0.elapsed().as_secs_f64();
         state.history.push(log.clone());
         state.epochs_done = epoch + 1;
-        if let Some(dir) = checkpoint {
+        if let Some(checkpoint::At { dir, .. }) = checkpoint {
             let now = snapshot(&model, backbone_trains);
             checkpoint::commit(dir, &state, |tmp| {
                 checkpoint::save_params(&tmp.join("trainable.safetensors"), &now.trainable)?;
@@ -325,7 +351,7 @@ pub fn train(
         }
     }
     if let Some(b) = &best {
-        model = apply(model, b);
+        model = apply(model, b).0;
     }
     model.set_training(false);
     Ok((model, TrainSummary { history: state.history, best: state.best, stopped_early, resumed, complete }))
