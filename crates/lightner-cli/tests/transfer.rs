@@ -88,7 +88,11 @@ fn lora_flags_train_a_small_pack_that_predicts_and_a_warm_start_keeps_its_adapte
     let pack = tmp.path().join("lora.pack");
     let mut args = common::tiny_args("train", s(&tiny), s(&train), "mit-movie", s(&pack), "3");
     args.extend(["--holdout", "0", "--lora-rank", "4", "--lora-on", "self_attn", "--lora-alpha", "8"]);
-    run(&args);
+    let o = run(&args);
+    // The summary says what the pack weighs.
+    let size = std::fs::metadata(pack.join("pack.safetensors")).unwrap().len() as f64 / 1e6;
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains(&format!("({size:.2} MB; alpha 0.500)")), "{text}");
     let manifest = |p: &std::path::Path| -> serde_json::Value {
         serde_json::from_slice(&std::fs::read(p.join("manifest.json")).unwrap()).unwrap()
     };

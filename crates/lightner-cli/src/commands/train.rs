@@ -212,10 +212,13 @@ pub fn run(global: &GlobalArgs, args: &TrainArgs, out: &mut dyn Write) -> anyhow
         }
         Alpha::Fixed(_) => String::new(),
     };
+    // What a server holds per domain: the pack's tensors (its generators, when kept, stay on disk).
+    let size = std::fs::metadata(args.out.join("pack.safetensors")).map(|m| m.len()).unwrap_or(0);
     writeln!(
         out,
-        "wrote {} (alpha {:.3}{learnt}); metrics.jsonl and training.svg inside",
+        "wrote {} ({:.2} MB; alpha {:.3}{learnt}); metrics.jsonl and training.svg inside",
         args.out.display(),
+        size as f64 / 1e6,
         outcome.pack.manifest.model.alpha.value(),
     )?;
     Ok(())
