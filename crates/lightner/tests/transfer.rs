@@ -328,6 +328,11 @@ fn adapters_that_name_no_block_and_warm_starts_with_other_adapters_are_refused()
     assert!(err.contains("--lora-rank") && err.contains("rank 4"), "{err}");
     let err = check(&from, &bb, &ModelSpec { lora: None, ..lora_spec(4) }).unwrap_err().to_string();
     assert!(err.contains("asks for none"), "{err}");
+    // A pack whose adapters name no block (a hand-edited manifest) is refused when opened.
+    let mut edited = Pack::load(&tmp.path().join("p")).unwrap();
+    edited.manifest.model.lora.as_mut().unwrap().on = vec!["fc1".into()];
+    let err = edited.model(&bb, &Device::flex()).err().expect("no block is named fc1").to_string();
+    assert!(err.contains("names no attention block of this backbone"), "{err}");
     // The same adapters carry over, trained values and all.
     check(&from, &bb, &lora_spec(4)).unwrap();
     let mut j = common::job(&bb, sents, lora_spec(4), TrainConfig { epochs: 1, lr: 1e-9, ..config });

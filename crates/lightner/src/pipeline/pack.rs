@@ -414,7 +414,14 @@ impl Pack {
         // stay shared too.)
         let shares = !self.manifest.trained_backbone_params.iter().any(|p| p == "shared");
         let mut bart = if shares { bb.bart(device)? } else { load_bart(bb, &words, device)? };
-        super::add_lora(&mut bart, &self.manifest.model, 0)?;
+        if let Some(l) = &self.manifest.model.lora
+            && bart.add_lora(l, 0) == 0
+        {
+            return Err(Error::Pack(format!(
+                "the pack's adapters are on {:?}, which names no attention block of this backbone",
+                l.on
+            )));
+        }
         if let crate::model::LabelScoring::Rows(ids) = label_scoring(&words) {
             let rows: Tensor<2> = self.tensor("label_rows", device)?;
             if rows.dims()[0] != ids.len() {
