@@ -331,7 +331,8 @@ fn adapters_that_name_no_block_and_warm_starts_with_other_adapters_are_refused()
     // A pack whose adapters name no block (a hand-edited manifest) is refused when opened.
     let mut edited = Pack::load(&tmp.path().join("p")).unwrap();
     edited.manifest.model.lora.as_mut().unwrap().on = vec!["fc1".into()];
-    let err = edited.model(&bb, &Device::flex()).err().expect("no block is named fc1").to_string();
+    let Err(err) = edited.model(&bb, &Device::flex()) else { panic!("no block is named fc1") };
+    let err = err.to_string();
     assert!(err.contains("names no attention block of this backbone"), "{err}");
     // The same adapters carry over, trained values and all.
     check(&from, &bb, &lora_spec(4)).unwrap();
