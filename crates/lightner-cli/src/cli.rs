@@ -486,7 +486,8 @@ pub struct TrainArgs {
     #[command(flatten)]
     pub training: TrainingArgs,
 
-    /// Resumable checkpoint directory (written after every epoch; a rerun resumes from it).
+    /// Resumable checkpoint directory (written after every epoch; a rerun with the same settings
+    /// and data resumes from it, one with others is refused).
     #[arg(long, value_name = "DIR")]
     pub checkpoint: Option<PathBuf>,
 
