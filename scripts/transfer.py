@@ -470,9 +470,9 @@ NEXT = [
     "the backbone's cheapest part. On ATIS 10-shot seed 1 each alone gained 3 to 5 points over (c) at "
     "1.0 to 1.9 MB, and the two together, (m), gained 7.7: 79.7 F1 at 2.2 MB a pack, above (x) (79.3 at "
     "14.9 MB). Scaling the adapters' update by 8 instead of 2, (s), moved their loss little (0.537 "
-    "against 0.556) and F1 by 0.9. How (m) stands against full fine-tuning over seeds is below; (m) on "
-    "the 20- and 50-shot files and on MIT-Movie and MIT-Restaurant (where prompts alone already meet "
-    "the goal) are next.",
+    "against 0.556) and F1 by 0.9. How (m) stands against full fine-tuning is below; (m) at seeds 2 and 3 "
+    "on the 20-shot file, on the 50-shot file, and on MIT-Movie and MIT-Restaurant (where prompts alone "
+    "already meet the goal) are next.",
     "",
 ]
 
