@@ -487,7 +487,8 @@ def adapters_against_goal(runs, base):
         gap = statistics.mean(mf) - statistics.mean(b.values())
         seeds = ", ".join(f"seed {r['seed']} {100 * r['test']['f1']:.1f} against {b[r['seed']]:.1f}"
                           for r in m if r["seed"] in b)
-        verdict = "within the goal's 2 points" if gap >= -2.0 else "outside the goal's 2 points"
+        verdict = ("above full fine-tuning" if gap >= 0 else
+                   "within the goal's 2 points" if gap >= -2.0 else "outside the goal's 2 points")
         out.append(f"{ds} {k}-shot: (m) {fmt(mf)} over {len(mf)} seed(s) against (b) {fmt(list(b.values()))}, "
                    f"{gap:+.2f} points, {verdict} ({seeds})")
     if not out:
