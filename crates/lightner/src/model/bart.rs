@@ -312,13 +312,10 @@ impl Bart {
         })
     }
 
-    /// Gives every attention block whose module path (`encoder.layers.0.self_attn`,
-    /// `decoder.layers.2.encoder_attn`, ...) contains one of `spec.on` fresh low-rank adapters
-    /// ([`super::lora`]), block `i` in path order drawing its `A` from `seed` and `i`. Returns how
-    /// many blocks got them; none is an error the caller reports with what it asked for.
-    pub fn add_lora(&mut self, spec: &super::lora::LoraSpec, seed: u64) -> usize {
-        let wanted = |path: &str| spec.on.iter().any(|p| path.contains(p.as_str()));
-        let mut blocks: Vec<(String, &mut Attention)> = Vec::new();
+    /// Every attention block with its module path, in path order: each encoder layer's
+    /// self-attention, then each decoder layer's self- and cross-attention.
+    fn attention_blocks(&mut self) -> Vec<(String, &mut Attention)> {
+        let mut blocks = Vec::new();
         for (i, l) in self.encoder.layers.iter_mut().enumerate() {
             blocks.push((format!("encoder.layers.{i}.self_attn"), &mut l.self_attn));
         }
@@ -326,8 +323,17 @@ impl Bart {
             blocks.push((format!("decoder.layers.{i}.self_attn"), &mut l.self_attn));
             blocks.push((format!("decoder.layers.{i}.encoder_attn"), &mut l.encoder_attn));
         }
+        blocks
+    }
+
+    /// Gives every attention block whose module path (`encoder.layers.0.self_attn`,
+    /// `decoder.layers.2.encoder_attn`, ...) contains one of `spec.on` fresh low-rank adapters
+    /// ([`super::lora`]), block `i` in path order drawing its `A` from `seed` and `i`. Returns how
+    /// many blocks got them; none is an error the caller reports with what it asked for.
+    pub fn add_lora(&mut self, spec: &super::lora::LoraSpec, seed: u64) -> usize {
+        let wanted = |path: &str| spec.on.iter().any(|p| path.contains(p.as_str()));
         let mut n = 0;
-        for (i, (path, a)) in blocks.into_iter().enumerate() {
+        for (i, (path, a)) in self.attention_blocks().into_iter().enumerate() {
             if wanted(&path) {
                 a.add_lora(spec, seed ^ (0x10a_u64 << 32) ^ i as u64);
                 n += 1;
@@ -338,12 +344,8 @@ impl Bart {
 
     /// The backbone with every adapter folded into its projection's weight (`lightner export`).
     pub fn merge_lora(mut self) -> Self {
-        for l in self.encoder.layers.iter_mut() {
-            l.self_attn.merge_lora();
-        }
-        for l in self.decoder.layers.iter_mut() {
-            l.self_attn.merge_lora();
-            l.encoder_attn.merge_lora();
+        for (_, a) in self.attention_blocks() {
+            a.merge_lora();
         }
         self
     }
