@@ -1,4 +1,5 @@
-//! glibc malloc settings for the model commands, applied by re-executing the binary once.
+//! glibc malloc settings for the model commands, applied by re-executing the binary once (with
+//! OpenBLAS's start-up settings, `lightner::model::kernels::blas::startup_env`, in the same exec).
 //!
 //! burn's CPU backend gives every intermediate tensor a fresh buffer. With glibc's defaults a
 //! buffer above the dynamic mmap threshold (at most 32 MB; MiniLM's 30522 × 384 word-embedding
@@ -34,16 +35,20 @@ pub fn reexec_tuned() {
     {
         use std::os::unix::process::CommandExt;
         let opted_out = std::env::var_os(OPT_OUT).is_some_and(|v| v != "0");
-        if std::env::var_os("GLIBC_TUNABLES").is_some() || opted_out {
+        // OpenBLAS, too, reads its settings once, when it loads: the same exec passes them on.
+        let mut env = lightner::model::kernels::blas::startup_env();
+        if std::env::var_os("GLIBC_TUNABLES").is_none() && !opted_out {
+            env.push(("GLIBC_TUNABLES", TUNABLES.to_string()));
+        }
+        if env.is_empty() {
             return;
         }
         let Ok(exe) = std::env::current_exe() else { return };
         let mut args = std::env::args_os();
         let argv0 = args.next().unwrap_or_else(|| exe.clone().into_os_string());
         // `exec` only returns on failure, and then the command simply runs with the defaults:
-        // slower, never wrong.
-        let _failed =
-            std::process::Command::new(&exe).arg0(argv0).args(args).env("GLIBC_TUNABLES", TUNABLES).exec();
+        // slower, never wrong. The new process finds every variable set and does not exec again.
+        let _failed = std::process::Command::new(&exe).arg0(argv0).args(args).envs(env).exec();
     }
 }
 

@@ -277,6 +277,37 @@ fn model_commands_run_with_tuned_malloc_unless_the_user_says_otherwise() {
     assert_eq!(bench_malloc(&[("LIGHTNER_SYSTEM_MALLOC", "1")]), json!(null));
 }
 
+/// The library that multiplies, as `bench --json` reports it, given `LIGHTNER_BLAS`.
+fn bench_products(blas: Option<&str>) -> String {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_lightner"));
+    cmd.env_remove("LIGHTNER_BLAS");
+    if let Some(v) = blas {
+        cmd.env("LIGHTNER_BLAS", v);
+    }
+    let o = cmd
+        .args(["-q", "--threads", "1", "bench", "--shape", "tiny", "--repeats", "1", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
+    let v = serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap();
+    v["products"].as_str().expect("bench names the library that multiplies").to_string()
+}
+
+#[test]
+fn the_system_blas_is_used_where_found_and_the_variable_turns_it_off_or_picks_a_file() {
+    assert_eq!(bench_products(Some("off")), "gemm (pure Rust): LIGHTNER_BLAS is off");
+    // A file that is not there: the model still runs, on gemm, and the report says why.
+    let missing = bench_products(Some("/nonexistent/libopenblas.so"));
+    assert!(missing.starts_with("gemm (pure Rust): /nonexistent/libopenblas.so"), "{missing}");
+    // CI installs Debian's OpenBLAS (`.ci/run`); elsewhere it may be missing.
+    let found = bench_products(None);
+    if std::env::var_os("CI").is_some() {
+        assert!(found.starts_with("OpenBLAS (libopenblas.so.0"), "{found}");
+    } else {
+        assert!(found.starts_with("OpenBLAS (") || found.starts_with("gemm (pure Rust): "), "{found}");
+    }
+}
+
 /// `--device cuda` in a build without the `cuda` feature: a runtime error that says how to
 /// rebuild (a typo of the device name is a usage error, tested in `cli.rs`).
 #[test]

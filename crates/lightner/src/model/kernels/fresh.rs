@@ -6,7 +6,7 @@
 //! repeated row: a linear layer's bias) by the task that is about to compute it, on its worker,
 //! while those bytes go into its cache anyway.
 //!
-//! This file, `gemm.rs` and `prefetch.rs` are the crate's only `unsafe` code. The invariant is counted rather
+//! This file, `gemm.rs`, `blas.rs` and `prefetch.rs` are the crate's only `unsafe` code. The invariant is counted rather
 //! than trusted: every piece records how many elements it zeroed, and [`Fresh::finish`] sets the
 //! vector's length only when the count covers the whole buffer, and panics otherwise (a piece
 //! left unused is a bug in the kernel, never a property of its input).

@@ -5,8 +5,8 @@
 //! the other cores wait (`docs/performance.md`, "Linear layers"). Here the result starts as the
 //! bias, and the product is accumulated onto it.
 //!
-//! This file, [`super::fresh`] and `prefetch.rs` (a cache hint) are the crate's only `unsafe`
-//! code. Here: the call into `gemm`, whose raw-pointer interface
+//! This file, [`super::fresh`], [`super::blas`] (the call into a system BLAS) and `prefetch.rs`
+//! (a cache hint) are the crate's only `unsafe` code. Here: the call into `gemm`, whose raw-pointer interface
 //! takes strides, and the length of a fresh result set once gemm has written every element of it
 //! (so that no product pays for a zero fill first). Every view is checked to lie inside its slice
 //! before the call.
@@ -152,8 +152,30 @@ pub fn matmul_with(lhs: Mat<'_>, rhs: Mat<'_>, split: Split) -> Vec<f32> {
 /// `dst` must be valid for writes of m·n elements, not aliased by `lhs` or `rhs`, and
 /// initialised when `accumulate` is set. Shapes and views are checked here (panics).
 unsafe fn product_at(dst: *mut f32, lhs: Mat<'_>, rhs: Mat<'_>, accumulate: bool) {
+    if let Some(blas) = super::blas::get() {
+        assert_eq!(rhs.rows, lhs.cols, "inner dimensions");
+        assert!(lhs.fits() && rhs.fits(), "views inside their slices");
+        // SAFETY: the caller's contract, and the checks just above.
+        if unsafe { blas.product(dst, lhs, rhs, accumulate) } {
+            return;
+        }
+    }
     // SAFETY: the caller's contract, passed on.
     unsafe { product_split(dst, lhs, rhs, accumulate, SPLIT) }
+}
+
+/// [`matmul`] through the system BLAS ([`super::blas`]), or `None` when none is in use or it
+/// cannot take these views (for probes and tests).
+pub fn matmul_blas(lhs: Mat<'_>, rhs: Mat<'_>) -> Option<Vec<f32>> {
+    let blas = super::blas::get()?;
+    assert_eq!(rhs.rows, lhs.cols, "inner dimensions");
+    assert!(lhs.fits() && rhs.fits(), "views inside their slices");
+    let mut out = vec![0.0; lhs.rows.checked_mul(rhs.cols).expect("result size")];
+    if lhs.cols == 0 || out.is_empty() {
+        return Some(out);
+    }
+    // SAFETY: `out` is an exclusive, initialised slice of exactly m·n elements; views checked.
+    unsafe { blas.product(out.as_mut_ptr(), lhs, rhs, false) }.then_some(out)
 }
 
 /// [`product_at`] with the given split.

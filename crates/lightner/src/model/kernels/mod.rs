@@ -25,6 +25,7 @@
 pub mod attend;
 pub mod attention;
 pub mod attention_op;
+pub mod blas;
 pub mod erf;
 pub mod fresh;
 pub mod gemm;
