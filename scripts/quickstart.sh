@@ -22,6 +22,11 @@ say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 say "1/4 building lightner (release; the first build takes 5-10 minutes on 2 cores)"
 cargo build --release --locked -p lightner-cli
 bin=target/release/lightner
+if [ "$(uname -s)" = Linux ] && ! compgen -G '/usr/lib/*/libopenblas.so.0' >/dev/null \
+    && ! compgen -G '/usr/lib64/libopenblas.so.0' >/dev/null; then
+  echo "note: no OpenBLAS found; training and tagging run on the built-in matrix products."
+  echo "      'sudo apt-get install libopenblas0-pthread' makes them faster (README, 'Faster matrix products')."
+fi
 out=packs/mit-movie-10shot
 train=data/mit-movie/10-shot-train.txt
 test=data/mit-movie/test.txt

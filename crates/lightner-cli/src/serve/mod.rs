@@ -76,6 +76,10 @@ pub fn run(global: &GlobalArgs, args: &ServeArgs, out: &mut dyn Write) -> anyhow
         let addr = listener.local_addr()?;
         writeln!(out, "listening on http://{addr}")?;
         out.flush()?;
+        if !global.quiet {
+            // Which library multiplies (a system OpenBLAS or the built-in products) sets the pace.
+            eprintln!("matrix products: {}", lightner::model::kernels::blas::status());
+        }
         if !addr.ip().is_loopback() && state.api_key.is_none() && !global.quiet {
             eprintln!("warning: listening on {addr} without --api-key: anyone who can reach it can use it");
         }
