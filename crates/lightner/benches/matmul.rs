@@ -2,10 +2,14 @@
 //! (batch 16 × 40 tokens = 640 rows, d = 768, FFN 3072) and a greedy decoding step (16 rows): `cargo bench -p lightner --bench matmul`.
 //! Criterion prints FLOP/s as "elements/s" (2·m·n·k per product), the figure to set beside a BLAS
 //! on the same machine (issue: speed; `docs/performance.md`). One thread unless RAYON_NUM_THREADS
-//! says otherwise.
+//! says otherwise. Beside it, the model's own paths on the same products: `gemm` into our own
+//! buffer (`kernels::gemm`), and a system OpenBLAS where one is installed (`kernels::blas`; set
+//! `OPENBLAS_NUM_THREADS=1`, as the CLI does, or OpenBLAS's threads run beside rayon's).
 
 use burn::tensor::{Device, Tensor, TensorData};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use lightner::model::kernels::blas;
+use lightner::model::kernels::gemm::{Mat, Split, matmul_blas, matmul_with};
 
 fn tensor(rows: usize, cols: usize) -> Tensor<2> {
     // A cheap deterministic spread of values; the time does not depend on them.
@@ -13,7 +17,12 @@ fn tensor(rows: usize, cols: usize) -> Tensor<2> {
     Tensor::from_data(TensorData::new(x, [rows, cols]), &Device::flex())
 }
 
+fn values(len: usize) -> Vec<f32> {
+    (0..len).map(|i| (i * 7919 % 1000) as f32 / 1000.0 - 0.5).collect()
+}
+
 fn matmul(c: &mut Criterion) {
+    eprintln!("system BLAS: {}", blas::status());
     let mut group = c.benchmark_group("matmul f32");
     group.sample_size(20);
     // (m, k, n): FFN up, FFN down, a d×d projection, and the weight gradient of FFN up (x^T · dy).
@@ -32,6 +41,16 @@ fn matmul(c: &mut Criterion) {
         group.bench_function(BenchmarkId::new("burn flex", name), |bch| {
             bch.iter(|| a.clone().matmul(b.clone()).into_data())
         });
+        let (x, w) = (values(m * k), values(k * n));
+        let (lhs, rhs) = (Mat::row_major(&x, m, k), Mat::row_major(&w, k, n));
+        group.bench_function(BenchmarkId::new("gemm, ours", name), |bch| {
+            bch.iter(|| matmul_with(lhs, rhs, Split::Gemm))
+        });
+        if blas::get().is_some() {
+            group.bench_function(BenchmarkId::new("OpenBLAS", name), |bch| {
+                bch.iter(|| matmul_blas(lhs, rhs).expect("row-major views"))
+            });
+        }
     }
     group.finish();
 }
