@@ -307,13 +307,16 @@ mod tests {
     use super::super::gemm::{linear, matmul_blas};
     use super::*;
 
-    /// The library, or `None` where this machine has none (then the caller's test has nothing to
-    /// check). Under CI, whose set-up installs Debian's `libopenblas0`, a missing library fails.
+    /// The library, or `None` where this machine has none or it was refused (then the caller's
+    /// test has nothing to check). Under CI, whose set-up installs Debian's `libopenblas0`, a
+    /// missing library fails; one refused for its kernels (an AVX-512 CPU it did not recognise,
+    /// run without the CLI's `OPENBLAS_CORETYPE`) is what [`Blas::open`] is meant to do.
     fn library() -> Option<&'static Blas> {
         let blas = get();
         if blas.is_none() {
-            assert!(std::env::var_os("CI").is_none(), "CI installs OpenBLAS, yet: {}", status());
-            eprintln!("skipped: no system BLAS ({})", status());
+            let refused = status().contains("kernels on a CPU with AVX-512");
+            assert!(refused || std::env::var_os("CI").is_none(), "CI installs OpenBLAS, yet: {}", status());
+            eprintln!("skipped: no system BLAS in use ({})", status());
         }
         blas
     }
