@@ -3,8 +3,10 @@
 //! Why: on the Intel Xeon kind (AVX-512) the `gemm` crate's kernels reach about half of what
 //! PyTorch's MKL does on bart-base's products, while OpenBLAS's AVX-512 kernels reach about four
 //! fifths (issue figures, `docs/performance.md`, "The matrix products against a system BLAS").
-//! On AVX2 the two run within a few per cent of each other, except on the weight gradients'
-//! shapes, where OpenBLAS is about a quarter faster.
+//! On AVX2 the two run within a few per cent of each other at one thread, except on the weight
+//! gradients' shapes, where OpenBLAS is about a quarter faster; at two threads one OpenBLAS call
+//! per band beats `gemm`'s own threading (two fork-joins per depth block), and the bart-base
+//! forward and training steps ran 10 to 20 % faster (`docs/performance.md`).
 //!
 //! How: the library is opened with `dlopen` the first time a product asks for it, so the binary
 //! neither links against it nor needs it: where it is missing, or refused (below), the products
