@@ -35,7 +35,7 @@
 //! batch within rounding, as in PyTorch; `LIGHTNER_BLAS=off` gives the bit-for-bit guarantee back.
 #![allow(unsafe_code)]
 
-use super::gemm::Mat;
+use super::gemm::{Mat, PARALLEL_THRESHOLD, band_start};
 use std::ffi::{CStr, c_char, c_int};
 use std::sync::OnceLock;
 
@@ -210,10 +210,6 @@ fn operand(m: &Mat<'_>) -> Option<(c_int, c_int)> {
     Some((trans, c_int::try_from(ld).ok()?))
 }
 
-/// Products below this many multiply-adds run as one call on the calling thread (the threshold
-/// of the `gemm` path).
-const PARALLEL_THRESHOLD: usize = 192 * 192 * 192;
-
 /// Bands of rows start at multiples of this (OpenBLAS's AVX2 and AVX-512 sgemm kernels take 16
 /// rows at a time, so no band but the last ends in a partial tile).
 const BAND_ALIGN: usize = 16;
@@ -281,22 +277,18 @@ impl Blas {
         };
         if !parallel || (row_bands <= 1 && col_bands <= 1) {
             call(0, m, 0, n);
-        } else if row_bands > 1 {
-            let start =
-                |i: usize| if i == row_bands { m } else { i * m / row_bands / BAND_ALIGN * BAND_ALIGN };
-            rayon::scope(|s| {
-                for i in 0..row_bands {
-                    let (r0, r1) = (start(i), start(i + 1));
-                    s.spawn(move |_| call(r0, r1 - r0, 0, n));
-                }
-            });
         } else {
-            let start =
-                |i: usize| if i == col_bands { n } else { i * n / col_bands / BAND_ALIGN * BAND_ALIGN };
+            // Rows when there are enough of them, else columns; bands of either start on tiles.
+            let (bands, len) = if row_bands > 1 { (row_bands, m) } else { (col_bands, n) };
             rayon::scope(|s| {
-                for i in 0..col_bands {
-                    let (c0, c1) = (start(i), start(i + 1));
-                    s.spawn(move |_| call(0, m, c0, c1 - c0));
+                for i in 0..bands {
+                    let (from, to) =
+                        (band_start(i, bands, len, BAND_ALIGN), band_start(i + 1, bands, len, BAND_ALIGN));
+                    if row_bands > 1 {
+                        s.spawn(move |_| call(from, to - from, 0, n));
+                    } else {
+                        s.spawn(move |_| call(0, m, from, to - from));
+                    }
                 }
             });
         }

@@ -100,8 +100,9 @@ pub fn matmul(lhs: Mat<'_>, rhs: Mat<'_>) -> Vec<f32> {
     out
 }
 
-/// Products below this many multiply-adds run on one thread (burn flex's threshold).
-const PARALLEL_THRESHOLD: usize = 192 * 192 * 192;
+/// Products below this many multiply-adds run on one thread (burn flex's threshold; the system
+/// BLAS path, [`super::blas`], uses it too).
+pub(super) const PARALLEL_THRESHOLD: usize = 192 * 192 * 192;
 
 /// How a product large enough for several threads is shared among them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -206,7 +207,7 @@ unsafe fn product_split(dst: *mut f32, lhs: Mat<'_>, rhs: Mat<'_>, accumulate: b
     // Bands of rows: disjoint rows of `dst`, so the threads write apart. The pointer travels as
     // an address (raw pointers are not `Send`).
     let at = dst as usize;
-    let start = |b: usize| if b == bands { m } else { b * m / bands / BAND_ALIGN * BAND_ALIGN };
+    let start = |b: usize| band_start(b, bands, m, BAND_ALIGN);
     (0..bands).into_par_iter().for_each(|b| {
         let (first, rows) = (start(b), start(b + 1) - start(b));
         // Element (r, c) of the band is element (first + r, c) of `lhs`.
@@ -217,6 +218,13 @@ unsafe fn product_split(dst: *mut f32, lhs: Mat<'_>, rhs: Mat<'_>, accumulate: b
             product_one((at as *mut f32).add(first * n), lhs, rhs, accumulate, gemm::Parallelism::None)
         };
     });
+}
+
+/// Where band `i` of `bands` over `len` rows (or columns) starts: the multiple of `align` at or
+/// below i·len/bands, and `len` for i = `bands`, so the bands cover `0..len` in order and no band
+/// but the last ends inside a tile of `align`.
+pub(super) fn band_start(i: usize, bands: usize, len: usize, align: usize) -> usize {
+    if i == bands { len } else { i * len / bands / align * align }
 }
 
 /// One gemm call.
