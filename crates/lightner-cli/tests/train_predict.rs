@@ -66,6 +66,11 @@ fn train_then_eval_and_predict_in_fresh_processes() {
     }
     let log = std::fs::read_to_string(pack.join("metrics.jsonl")).unwrap();
     assert_eq!(log.lines().count(), 60);
+    // The tiny model's weights are below the system BLAS's size, so gemm did every product, and
+    // the manifest says so (what multiplied decides a pack's last bits).
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(pack.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["training"]["products"], "gemm (pure Rust)", "{}", manifest["training"]);
 
     // eval, fresh process.
     let o = run(&["-q", "eval", "--pack", s(&pack), "--data", s(&train), "--json"]);

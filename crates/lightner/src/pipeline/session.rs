@@ -170,7 +170,12 @@ pub fn run(job: TrainJob<'_>, obs: &mut dyn Observer, note: &mut dyn FnMut(Strin
         obs,
         job.checkpoint.as_deref().map(|dir| checkpoint::At { dir, model: model_hash }),
     )?;
-    let training = serde_json::json!({ "config": job.config, "train_sentences": examples.len(), "skipped": over.lines.len() });
+    // Which library multiplied decides the last bits of the trained values (`model::kernels::blas`),
+    // so the manifest says which, for whoever wants to reproduce the pack bit for bit.
+    let training = serde_json::json!({
+        "config": job.config, "train_sentences": examples.len(), "skipped": over.lines.len(),
+        "products": crate::model::kernels::blas::products_used(),
+    });
     let mut pack =
         Pack::from_model(&model, bb, &job.labels, &job.spec, job.decoding, training, serde_json::json!({}))?;
     pack.manifest.init_from = lineage;

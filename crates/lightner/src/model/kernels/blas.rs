@@ -38,6 +38,7 @@
 use super::gemm::{Mat, PARALLEL_THRESHOLD, band_start};
 use std::ffi::{CStr, c_char, c_int};
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The environment variable that chooses the library ("off", "auto" or a path).
 pub const ENV: &str = "LIGHTNER_BLAS";
@@ -88,6 +89,20 @@ pub fn status() -> String {
     match BLAS.get_or_init(choose) {
         Ok(blas) => blas.description.clone(),
         Err(why) => format!("gemm (pure Rust): {why}"),
+    }
+}
+
+/// Whether any product of this process has gone through the system BLAS.
+static USED: AtomicBool = AtomicBool::new(false);
+
+/// What has multiplied the linear layers' large products in this process so far: the library's
+/// [`status`] line once a product went through it, else `gemm (pure Rust)`. A pack records it
+/// (its manifest's `training.products`), because the library decides the last bits of a training
+/// (see the module's note on sums): `LIGHTNER_BLAS=off` reproduces a `gemm` pack bit for bit.
+pub fn products_used() -> String {
+    match get() {
+        Some(blas) if USED.load(Ordering::Relaxed) => blas.description.clone(),
+        _ => "gemm (pure Rust)".to_string(),
     }
 }
 
@@ -242,6 +257,7 @@ impl Blas {
         if n.saturating_mul(k) < MIN_WEIGHT {
             return false;
         }
+        USED.store(true, Ordering::Relaxed);
         let beta = if accumulate { 1.0 } else { 0.0 };
         let threads = rayon::current_num_threads();
         let parallel = threads > 1 && m.saturating_mul(n).saturating_mul(k) >= PARALLEL_THRESHOLD;
@@ -333,7 +349,7 @@ mod tests {
 
     #[test]
     fn products_equal_the_f64_formula_in_every_layout_and_band() {
-        let Some(_) = library() else { return };
+        let Some(blas) = library() else { return };
         // Rows that split into bands of rows, too few rows for that (bands of columns), fewer
         // rows than a tile, and a partial last tile; weights read as stored and transposed.
         for (m, k, n) in [(300, 256, 384), (40, 512, 768), (5, 300, 300), (97, 257, 260)] {
@@ -354,6 +370,11 @@ mod tests {
                 }
             }
         }
+        assert_eq!(
+            products_used(),
+            blas.description,
+            "a product went through the library: reports must say so"
+        );
     }
 
     #[test]
