@@ -218,6 +218,11 @@ def run_one(args, dataset, shots, seed, setting, rec: Path):
     # stopped instead of starting over. Its times then cover the last stretch only (`resumed`).
     ckpt = Path(args.work) / (rec.stem + ".ckpt")
     resumed = ckpt.exists()
+    # Which binaries worked on this run: a checkpoint may be resumed by a later binary (the same
+    # formulas, sums in another order), and the record says so.
+    codes = Path(args.work) / (rec.stem + ".codes")
+    before = codes.read_text().split() if resumed and codes.exists() else []
+    R.write_atomic(codes, "\n".join(before + [code_of(args.lightner)]) + "\n")
     cmd = [args.lightner, "--threads", str(args.threads), "train", "--model", args.adapted, "--train", str(train),
            "--test", str(data / "test.txt"), "--labels", dataset, "--out", str(pack), "--epochs", str(epochs),
            "--lr", hp["lr"], "--batch-size", str(hp["batch"]), "--seed", str(seed), "--holdout", "0", *flags,
@@ -228,8 +233,11 @@ def run_one(args, dataset, shots, seed, setting, rec: Path):
     record = {"dataset": dataset, "shots": shots, "seed": seed, "setting": setting, "train_sentences": n,
               "epochs": epochs, "lr": hp["lr"], "batch_size": hp["batch"], "resumed": resumed,
               **common_record(args, manifest, log, timing, pack)}
+    earlier = sorted(set(before) - {record["code"]})
+    if earlier:
+        record["begun_with_code"] = earlier
     R.write_atomic(rec, json.dumps(record, indent=1))
-    subprocess.run(["rm", "-rf", str(pack), str(ckpt)], check=True)
+    subprocess.run(["rm", "-rf", str(pack), str(ckpt), str(codes)], check=True)
     print(f"    test micro-F1 {record['test']['f1']:.4f}, training {record['train_seconds']:.0f} s, "
           f"wall {timing['wall_seconds']:.0f} s", flush=True)
 
@@ -460,6 +468,10 @@ def binaries(runs):
         return []
     parts = [f"{code} with {lib}: {len(xs)} runs ({', '.join(sorted(set(xs)))})"
              for (code, lib), xs in sorted(groups.items(), key=lambda kv: -len(kv[1]))]
+    mixed = [r for r in runs if r.get("begun_with_code")]
+    if mixed:
+        parts[-1] += (f". {len(mixed)} of them were begun by an earlier binary and resumed from its checkpoint by a "
+                      "later one (`begun_with_code` in the record)")
     return ["", "**Binaries.** Each record names the commit of the binary that made it (`code`) and the library that "
             "did its large matrix products (`products`; `gemm` is the built-in one): " + "; ".join(parts) + ". "
             "They compute the same formulas and differ only in the order of sums (the GELU kernel, the system "
