@@ -6,29 +6,11 @@
 use burn::tensor::Device;
 use lightner::model::Weights;
 use lightner::pipeline::Backbone;
-use std::path::{Path, PathBuf};
 
-fn weights_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("LIGHTNER_MINILM_DIR").map(PathBuf::from).unwrap_or_else(|| {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.cache/backbones/all-MiniLM-L6-v2")
-    });
-    if dir.join("model.safetensors").is_file() {
-        Some(dir)
-    } else {
-        // In CI a missing backbone is a failure, not a silent pass: `.ci/run` fetches it.
-        let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "0" && v != "false");
-        assert!(
-            !ci,
-            "CI is set but there are no MiniLM weights in {} (`bash scripts/fetch-minilm.sh` failed?)",
-            dir.display()
-        );
-        eprintln!(
-            "SKIPPED: no MiniLM weights in {} (run `bash scripts/fetch-minilm.sh`, or set LIGHTNER_MINILM_DIR)",
-            dir.display()
-        );
-        None
-    }
-}
+#[path = "../../lightner/tests/common/minilm.rs"]
+mod minilm_weights;
+use minilm_weights::weights_dir;
+use std::path::Path;
 
 /// The first `n` sentences of a MIT-Movie file of the repository's data folder.
 fn movie(file: &str, n: usize) -> Vec<lightner::data::Sentence> {

@@ -8,29 +8,11 @@ use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
 use lightner::model::{Bart, Weights};
 use lightner::pipeline::Backbone;
 use lightner::tokenize::Alignment;
-use std::path::{Path, PathBuf};
 
-fn weights_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("LIGHTNER_MINILM_DIR").map(PathBuf::from).unwrap_or_else(|| {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.cache/backbones/all-MiniLM-L6-v2")
-    });
-    if dir.join("model.safetensors").is_file() {
-        Some(dir)
-    } else {
-        // In CI a missing backbone is a failure, not a silent pass: `.ci/run` fetches it.
-        let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "0" && v != "false");
-        assert!(
-            !ci,
-            "CI is set but there are no MiniLM weights in {} (`bash scripts/fetch-minilm.sh` failed?)",
-            dir.display()
-        );
-        eprintln!(
-            "SKIPPED: no MiniLM weights in {} (run `bash scripts/fetch-minilm.sh`, or set LIGHTNER_MINILM_DIR)",
-            dir.display()
-        );
-        None
-    }
-}
+#[path = "common/minilm.rs"]
+mod minilm_weights;
+use minilm_weights::weights_dir;
+use std::path::Path;
 
 const SENTENCES: [&str; 4] = [
     "EU rejects German call to boycott British lamb .",
