@@ -307,15 +307,19 @@ impl LabelSet {
     }
 
     /// Checks that every entity type in `sentences` has a label; the error names the first
-    /// sentence (by line) that uses an unknown type.
+    /// sentence (by the line it starts on) that uses an unknown type, and the entity's words.
     pub fn check_covers(&self, path: &Path, sentences: &[Sentence]) -> Result<()> {
         for s in sentences {
             if let Some(sp) = s.spans.iter().find(|sp| self.index_of(&sp.label).is_none()) {
+                let words = s.words.get(sp.start..sp.end).map(|w| w.join(" ")).unwrap_or_default();
                 return Err(Error::data(
                     Location::new(path, s.line),
                     DataErrorKind::Labels(format!(
-                        "entity type {:?} is not in the label set ({}); use --labels auto or add it to your label map",
+                        "entity type {:?} (on {:?}, word {} of the sentence that starts here) is not in the label \
+                         set ({}); use --labels auto or add it to your label map",
                         sp.label,
+                        words,
+                        sp.start + 1,
                         self.labels.iter().map(|l| l.name.as_str()).collect::<Vec<_>>().join(", ")
                     )),
                 ));
@@ -360,6 +364,24 @@ mod tests {
         assert_eq!(verbalize("Restaurant_Name"), "<<restaurant name>>");
         assert_eq!(verbalize("ratings_average"), "<<ratings average>>");
         assert_eq!(verbalize("or"), "<<or>>");
+    }
+
+    #[test]
+    fn an_unknown_type_is_named_with_its_sentences_line_and_its_words() {
+        let labels = LabelSet::builtin("mit-movie").expect("a built-in map");
+        let sentence = |line, label: &str| Sentence {
+            words: ["show", "me", "tom", "hanks"].map(String::from).to_vec(),
+            spans: vec![super::super::sentence::Span { start: 2, end: 4, label: label.into() }],
+            text: None,
+            line,
+        };
+        let ok = [sentence(1, "ACTOR")];
+        labels.check_covers(Path::new("train.txt"), &ok).expect("ACTOR is a MIT-Movie type");
+        let bad = [sentence(1, "ACTOR"), sentence(7, "NOPE")];
+        let err = labels.check_covers(Path::new("train.txt"), &bad).expect_err("NOPE is not").to_string();
+        assert!(err.starts_with("train.txt:7: "), "{err}");
+        assert!(err.contains("\"NOPE\" (on \"tom hanks\", word 3 of the sentence"), "{err}");
+        assert!(err.contains("--labels auto"), "{err}");
     }
 
     #[test]
