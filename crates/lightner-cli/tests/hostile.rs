@@ -237,3 +237,80 @@ fn score_decodes_both_files_with_the_golds_scheme_and_says_so() {
     assert_no_crash(&o, "score --scheme iob1");
     assert!(!stderr(&o).contains("warning"), "{}", stderr(&o));
 }
+
+/// A file to train on, test on or score that holds no sentence is refused by name, before any
+/// model is opened: a report of zeros, or a pack trained on nothing, would pass for a result.
+#[test]
+fn files_with_no_sentences_are_refused_by_name_where_sentences_are_needed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (train, _) = movie(dir.path(), 3);
+    let empty = dir.path().join("empty.txt");
+    std::fs::write(&empty, "").unwrap();
+    let blank = dir.path().join("blank.txt");
+    std::fs::write(&blank, "\r\n\n-DOCSTART- -X- O O\n\n").unwrap();
+    let missing = dir.path().join("no-such-pack");
+    let out = dir.path().join("out.pack");
+    for file in [&empty, &blank] {
+        let cases: [(Vec<&str>, &str); 5] = [
+            (
+                vec![
+                    "train",
+                    "--model",
+                    s(&missing),
+                    "--train",
+                    s(file),
+                    "--labels",
+                    "mit-movie",
+                    "--out",
+                    s(&out),
+                ],
+                "to train on",
+            ),
+            (
+                vec![
+                    "train",
+                    "--model",
+                    s(&missing),
+                    "--train",
+                    s(&train),
+                    "--test",
+                    s(file),
+                    "--labels",
+                    "mit-movie",
+                    "--out",
+                    s(&out),
+                ],
+                "to test on",
+            ),
+            (
+                vec![
+                    "train",
+                    "--model",
+                    s(&missing),
+                    "--train",
+                    s(&train),
+                    "--dev",
+                    s(file),
+                    "--labels",
+                    "mit-movie",
+                    "--out",
+                    s(&out),
+                ],
+                "to pick epochs with",
+            ),
+            (vec!["eval", "--pack", s(&missing), "--data", s(file)], "to score"),
+            (vec!["score", "--gold", s(file), "--pred", s(&train)], "to score against"),
+        ];
+        for (args, purpose) in cases {
+            let o = lightner(&args);
+            assert_eq!(o.status.code(), Some(1), "{args:?}: {}", stderr(&o));
+            let err = stderr(&o);
+            assert!(err.contains(&format!("{}: no sentences in this file", s(file))), "{args:?}: {err}");
+            assert!(err.contains(purpose), "{args:?}: {err}");
+        }
+    }
+    assert!(!out.exists(), "nothing was written");
+    // `predict` takes empty input and writes no sentence.
+    let o = lightner(&["predict", "--pack", s(&missing), "--input", s(&empty)]);
+    assert_no_crash(&o, "predict on an empty file");
+}

@@ -1,13 +1,13 @@
 //! `lightner eval`: tag a labelled file with a pack and score it.
 
-use super::{open_predictor, read, set_threads};
+use super::{open_predictor, read_sentences, set_threads};
 use crate::cli::{EvalArgs, GlobalArgs};
 use std::io::Write;
 
 /// Runs `lightner eval`.
 pub fn run(global: &GlobalArgs, args: &EvalArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     set_threads(global)?;
-    let data = read(global, &args.data, None)?.sentences;
+    let data = read_sentences(global, &args.data, None, "to score")?.sentences;
     let predictor = open_predictor(global, &args.pack, args.model.as_deref(), &args.decode)?;
     predictor.labels().check_covers(&args.data, &data)?;
     let (report, tagged) = predictor.evaluate(&data)?;

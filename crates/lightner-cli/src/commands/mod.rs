@@ -103,6 +103,26 @@ fn read(global: &GlobalArgs, path: &Path, scheme: Option<TagScheme>) -> anyhow::
     Ok(ds)
 }
 
+/// [`read`] for a file that must hold sentences (what `train`, `tune`, `eval` and `score` learn
+/// from or score): an empty one (or one of blank and `-DOCSTART-` lines) is an error naming it, since
+/// a report of zeros or a pack trained on nothing would pass for a result. `predict` reads empty
+/// input as no sentences, and writes none.
+fn read_sentences(
+    global: &GlobalArgs,
+    path: &Path,
+    scheme: Option<TagScheme>,
+    purpose: &str,
+) -> anyhow::Result<Dataset> {
+    let ds = read(global, path, scheme)?;
+    if ds.sentences.is_empty() {
+        anyhow::bail!(
+            "{}: no sentences in this file (it is empty, or holds only blank lines and `-DOCSTART-` lines); nothing {purpose}",
+            path.display()
+        );
+    }
+    Ok(ds)
+}
+
 /// The labelled data of a training command.
 struct Labelled {
     train: Vec<Sentence>,
@@ -117,9 +137,11 @@ struct Labelled {
 /// the backbone.
 fn load_training(global: &GlobalArgs, args: &DataArgs) -> anyhow::Result<(Labelled, Arc<Backbone>)> {
     let (train, dev, test, labels) = (&args.train, args.dev.as_deref(), args.test.as_deref(), &args.labels);
-    let train_sents = read(global, train, None)?.sentences;
-    let dev_sents = dev.map(|p| read(global, p, None)).transpose()?.map(|d| d.sentences);
-    let test_sents = test.map(|p| read(global, p, None)).transpose()?.map(|d| d.sentences);
+    let train_sents = read_sentences(global, train, None, "to train on")?.sentences;
+    let dev_sents =
+        dev.map(|p| read_sentences(global, p, None, "to pick epochs with")).transpose()?.map(|d| d.sentences);
+    let test_sents =
+        test.map(|p| read_sentences(global, p, None, "to test on")).transpose()?.map(|d| d.sentences);
     let types = || train_sents.iter().flat_map(|s| s.spans.iter().map(|x| x.label.as_str()));
     let labels = LabelSet::resolve(labels, types())?.with_names_from(types());
     // Library errors name the data file and line; a map file of the user's is named too, since

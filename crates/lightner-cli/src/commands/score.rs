@@ -1,6 +1,6 @@
 //! `lightner score`: entity-level P/R/F1 of a prediction file against a gold file.
 
-use super::{format_name, read};
+use super::{format_name, read, read_sentences};
 use crate::cli::{GlobalArgs, ScoreArgs};
 use anyhow::bail;
 use lightner::data::{Dataset, Format};
@@ -57,7 +57,7 @@ fn read_pred(global: &GlobalArgs, args: &ScoreArgs, gold: Format) -> anyhow::Res
 
 /// Pairs the sentences of both files, checks that their words agree, and prints the report.
 pub fn run(global: &GlobalArgs, args: &ScoreArgs, out: &mut dyn Write) -> anyhow::Result<()> {
-    let gold = read(global, &args.gold, args.scheme)?;
+    let gold = read_sentences(global, &args.gold, args.scheme, "to score against")?;
     let pred = read_pred(global, args, gold.format)?;
     if gold.sentences.len() != pred.sentences.len() {
         bail!(
