@@ -7,9 +7,11 @@
 //! (ROWS: decoder states per product, default 16 as in `lightner bench`).
 //!
 //! Variants: `skinny` (weight `[in, out]`, blocked rows, prefetch on) and `skinny_dot` (weight
-//! kept `[out, in]`, dot products) with and without its prefetch.
+//! kept `[out, in]`, dot products) with and without its prefetch; and the system BLAS when one is
+//! in use (`kernels::blas`; set `OPENBLAS_NUM_THREADS=1` as the CLI does), bias added after.
 
-use lightner::model::kernels::{skinny, skinny_dot};
+use lightner::model::kernels::gemm::{Mat, matmul_blas};
+use lightner::model::kernels::{blas, skinny, skinny_dot};
 use std::time::Instant;
 
 fn main() {
@@ -34,7 +36,11 @@ fn main() {
             (w, wt, values(n, i + 1), values(rows * k, i + 2), k, n)
         })
         .collect();
-    let names = ["skinny, prefetch on", "skinny_dot, prefetch on", "skinny_dot, prefetch off"];
+    let mut names = vec!["skinny, prefetch on", "skinny_dot, prefetch on", "skinny_dot, prefetch off"];
+    println!("system BLAS: {}", blas::status());
+    if blas::get().is_some() {
+        names.push("system BLAS, weight [out, in]");
+    }
     let mut times: Vec<Vec<f64>> = vec![Vec::new(); names.len()];
     for _ in 0..25 {
         for (variant, t) in times.iter_mut().enumerate() {
@@ -44,7 +50,15 @@ fn main() {
                 total += match variant {
                     0 => skinny::linear_rows_with(x, rows, w, *k, *n, b, true).len(),
                     1 => skinny_dot::linear_rows_with(x, rows, wt, *k, *n, b, true).len(),
-                    _ => skinny_dot::linear_rows_with(x, rows, wt, *k, *n, b, false).len(),
+                    2 => skinny_dot::linear_rows_with(x, rows, wt, *k, *n, b, false).len(),
+                    _ => {
+                        let mut y = matmul_blas(Mat::row_major(x, rows, *k), Mat::row_major(wt, *n, *k).t())
+                            .expect("the library takes these shapes");
+                        for row in y.chunks_mut(*n) {
+                            row.iter_mut().zip(b).for_each(|(v, b)| *v += b);
+                        }
+                        y.len()
+                    }
                 };
             }
             std::hint::black_box(total);
