@@ -100,8 +100,9 @@ static USED: AtomicBool = AtomicBool::new(false);
 /// (its manifest's `training.products`), because the library decides the last bits of a training
 /// (see the module's note on sums): `LIGHTNER_BLAS=off` reproduces a `gemm` pack bit for bit.
 pub fn products_used() -> String {
-    match get() {
-        Some(blas) if USED.load(Ordering::Relaxed) => blas.description.clone(),
+    // `BLAS.get()`, not [`get`]: asking what multiplied never opens a library.
+    match BLAS.get() {
+        Some(Ok(blas)) if USED.load(Ordering::Relaxed) => blas.description.clone(),
         _ => "gemm (pure Rust)".to_string(),
     }
 }
