@@ -323,6 +323,9 @@ fn packs_over_two_backbones_each_answer_as_predict_and_the_server_reports_itself
     }
     assert_ne!(want_a, want_b, "the two backbones tag alike: the comparison shows little");
     assert_eq!(post(a, &json!({"pack": "nope", "text": "x"})).0, 404);
+    // A route asked with a method it does not take: a JSON error too, not axum's empty 405.
+    let (st, v) = http(a, "GET", "/v1/entities", None, &[]);
+    assert_eq!((st, &v["error_type"]), (405, &json!("method_not_allowed")), "{v}");
 
     // /metrics counts what happened.
     let (st, m) = http(a, "GET", "/metrics", None, &[]);

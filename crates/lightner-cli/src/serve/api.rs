@@ -93,6 +93,7 @@ pub fn router(state: AppState) -> Router {
         .route("/", get(page))
         .merge(protected)
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(state.clone(), count))
         .layer(axum::extract::DefaultBodyLimit::max(state.limits.max_body_bytes))
         .with_state(state)
@@ -127,6 +128,16 @@ async fn auth(State(state): State<AppState>, headers: HeaderMap, request: Reques
 /// Compares without stopping at the first difference (no timing hint about the key).
 fn constant_time_eq(a: &str, b: &str) -> bool {
     a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// A known route asked with another method: the JSON error every other failure has (axum's own
+/// 405 has an empty body); axum adds the `Allow` header with the methods the route takes.
+async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("{} does not take {method}; its Allow header lists the methods it does", uri.path()),
+    )
 }
 
 async fn not_found() -> ApiError {
