@@ -468,10 +468,11 @@ def binaries(runs):
         return []
     parts = [f"{code} with {lib}: {len(xs)} runs ({', '.join(sorted(set(xs)))})"
              for (code, lib), xs in sorted(groups.items(), key=lambda kv: -len(kv[1]))]
-    mixed = [r for r in runs if r.get("begun_with_code")]
+    mixed = [f"{r['dataset']} {r['shots']}-shot ({r['setting']}) seed {r['seed']}, begun by {', '.join(r['begun_with_code'])}"
+             for r in runs if r.get("begun_with_code")]
     if mixed:
-        parts[-1] += (f". {len(mixed)} of them were begun by an earlier binary and resumed from its checkpoint by a "
-                      "later one (`begun_with_code` in the record)")
+        parts[-1] += (". Resumed from an earlier binary's checkpoint by a later one (`begun_with_code` in the "
+                      "record): " + "; ".join(mixed))
     return ["", "**Binaries.** Each record names the commit of the binary that made it (`code`) and the library that "
             "did its large matrix products (`products`; `gemm` is the built-in one): " + "; ".join(parts) + ". "
             "They compute the same formulas and differ only in the order of sums (the GELU kernel, the system "
@@ -479,7 +480,7 @@ def binaries(runs):
             "rounding does: two epochs of (c) on MIT-Movie 20-shot, seed 1, gave losses 2.5615081 and 1.9135813 "
             "with 239c801, 2.5615080 and 1.9135819 with 475b3a8 (and later binaries with `LIGHTNER_BLAS=off`, "
             "bit for bit), 2.5615081 and 1.9135812 with OpenBLAS, at 9.4, 6.6 and 5.6 s an epoch on one "
-            "thread (the three run side by side, the study paused); (d) and (e) on MIT-Movie 10-shot agreed to seven "
+            "thread (two pairs of runs side by side, the study paused); (d) and (e) on MIT-Movie 10-shot agreed to seven "
             "digits between 239c801 and OpenBLAS in the same way. So the later runs' training times above are "
             "shorter for the binary as well as the load."]
 
