@@ -4,6 +4,7 @@
 //! accepting, lets requests in flight finish, and exits 0.
 
 mod api;
+mod bom;
 mod metrics;
 mod registry;
 mod worker;
